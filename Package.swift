@@ -1,0 +1,53 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+let package = Package(
+    name: "Baton",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "LibPQ", targets: ["LibPQ"]),
+        .library(name: "Baton", targets: ["Baton"]),
+        .library(name: "BatonTesting", targets: ["BatonTesting"]),
+        .executable(name: "baton", targets: ["BatonCLI"]),
+        .executable(name: "baton-bench", targets: ["BatonBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "LibPQ", dependencies: ["CLibPQ"]),
+        .target(
+            name: "Baton",
+            dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log")],
+            plugins: ["EmbedSchema"]
+        ),
+        .target(name: "BatonTesting", dependencies: ["Baton", "LibPQ"]),
+        .executableTarget(
+            name: "BatonCLI",
+            dependencies: [
+                "Baton", "LibPQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "BatonBench",
+            dependencies: ["Baton", "LibPQ", "BatonTesting"]
+        ),
+        .executableTarget(name: "BatonSchemaEmbedder"),
+        .plugin(
+            name: "EmbedSchema",
+            capability: .buildTool(),
+            dependencies: ["BatonSchemaEmbedder"]
+        ),
+        .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "BatonTesting"]),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonTesting", "LibPQ"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

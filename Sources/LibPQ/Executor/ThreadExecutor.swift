@@ -1,0 +1,63 @@
+import Foundation
+
+/// A serial executor that runs every job on one dedicated thread.
+///
+/// libpq's blocking calls (`PQexecParams`, `PQconnectdb`, `poll`) must never sit on
+/// Swift's cooperative thread pool, which has only as many threads as cores: one slow
+/// query would stall every task. Each ``PostgresConnection`` is an actor whose jobs run
+/// on its own `ThreadExecutor`, so a connection waiting on the network blocks only its
+/// own thread. We chose this over non-blocking libpq driven by socket readiness because
+/// it keeps the client small and is as fast for our workload: a round trip to the
+/// server costs far more than the two thread hops (see `ops/bench`).
+final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
+    // `@unchecked Sendable`: `pending` and `isShuttingDown` are only touched under `condition`.
+    private let condition = NSCondition()
+    private var pending: [UnownedJob] = []
+    private var isShuttingDown = false
+
+    /// Starts the thread. `name` shows up in debuggers and `top -H`.
+    /// The thread holds the executor until ``shutdown()`` lets it finish.
+    init(name: String) {
+        let thread = Thread { self.runLoop() }
+        thread.name = name
+        thread.start()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        pending.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// Lets the thread finish the jobs already queued, then exit.
+    func shutdown() {
+        condition.lock()
+        isShuttingDown = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func runLoop() {
+        let executor = asUnownedSerialExecutor()
+        while true {
+            condition.lock()
+            while pending.isEmpty && !isShuttingDown {
+                condition.wait()
+            }
+            let batch = pending
+            pending.removeAll(keepingCapacity: true)
+            let finished = batch.isEmpty && isShuttingDown
+            condition.unlock()
+            if finished { break }
+            for job in batch {
+                job.runSynchronously(on: executor)
+            }
+        }
+    }
+}
