@@ -1,3 +1,4 @@
+import Baton
 import Foundation
 
 /// The built `baton` executable, run as a real process, for tests that need one
@@ -26,53 +27,32 @@ public struct BatonProcess: Sendable {
 
     public let arguments: [String]
     public let environment: [String: String]
-    public let workingDirectory: URL?
 
     /// - Parameter environment: added to this process's environment.
-    public init(_ arguments: [String], environment: [String: String] = [:], workingDirectory: URL? = nil) {
+    public init(_ arguments: [String], environment: [String: String] = [:]) {
         self.arguments = arguments
         self.environment = environment
-        self.workingDirectory = workingDirectory
-    }
-
-    /// Starts the process without waiting, for tests that run several at once or signal it.
-    public func start() throws -> Process {
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        return process
     }
 
     /// Runs to completion and returns what it printed.
     public func run() async throws -> Result {
-        let output = Pipe()
-        let errors = Pipe()
-        let process = Process()
-        process.executableURL = Self.executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = output
-        process.standardError = errors
-        let finished = AsyncStream<Int32>.makeStream()
-        process.terminationHandler = { finished.continuation.yield($0.terminationStatus) }
-        try process.run()
-        async let standardOutput = Task.detached { output.fileHandleForReading.readDataToEndOfFile() }.value
-        async let standardError = Task.detached { errors.fileHandleForReading.readDataToEndOfFile() }.value
-        var status: Int32 = -1
-        for await value in finished.stream {
-            status = value
-            break
-        }
+        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-process-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let output = folder.appending(path: "stdout").path
+        let errors = folder.appending(path: "stderr").path
+        let child = try ChildProcess.spawn(
+            Self.executable.path,
+            arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            standardOutput: output,
+            standardError: errors
+        )
+        let status = await child.exitStatus()
         return Result(
             status: status,
-            standardOutput: String(decoding: await standardOutput, as: UTF8.self),
-            standardError: String(decoding: await standardError, as: UTF8.self)
+            standardOutput: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
+            standardError: (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
         )
     }
 }

@@ -49,4 +49,22 @@ public enum TestDatabase {
             throw error
         }
     }
+
+    /// A connection to a fresh database (see ``withFreshDatabase(_:)``), closed and
+    /// dropped after `body`. `body` also gets the database's configuration, for
+    /// opening more connections or handing it to a `baton` process.
+    public static func withFreshConnection(
+        _ body: (PostgresConnection, PostgresConfiguration) async throws -> Void
+    ) async throws {
+        try await withFreshDatabase { configuration in
+            let connection = try await PostgresConnection.connect(to: configuration)
+            do {
+                try await body(connection, configuration)
+                await connection.close()
+            } catch {
+                await connection.close()
+                throw error
+            }
+        }
+    }
 }

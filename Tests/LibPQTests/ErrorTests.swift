@@ -6,7 +6,7 @@ import Testing
 @Suite("Errors carry the server's fields", .tags(.database))
 struct ErrorTests {
     @Test func aUniqueViolationCarriesSQLState23505AndTheConstraintName() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE runs (key text CONSTRAINT runs_key_unique UNIQUE)")
             try await connection.query("INSERT INTO runs VALUES (\("order-1"))")
             let error = await #expect(throws: PostgresError.self) {
@@ -22,7 +22,7 @@ struct ErrorTests {
     }
 
     @Test func aSyntaxErrorCarriesSQLState42601() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             let error = await #expect(throws: PostgresError.self) { try await connection.query("SELEC 1") }
             #expect(error?.sqlState == .syntaxError)
             #expect(error?.query == "SELEC 1")

@@ -1,10 +1,11 @@
+import BatonTesting
 import LibPQ
 import Testing
 
 @Suite("LISTEN and NOTIFY", .tags(.database))
 struct NotificationTests {
     @Test func notificationsArriveInOrderOnAnotherConnection() async throws {
-        try await withFreshConnection { sender, configuration in
+        try await TestDatabase.withFreshConnection { sender, configuration in
             let listener = try await PostgresListener.listen(to: ["runs ready", "other"], configuration: configuration)
             for index in 1...200 {
                 try await sender.query("SELECT pg_notify(\("runs ready"), \("payload \(index) ✓"))")
@@ -24,7 +25,7 @@ struct NotificationTests {
     }
 
     @Test func stoppingEndsTheSequence() async throws {
-        try await withFreshConnection { _, configuration in
+        try await TestDatabase.withFreshConnection { _, configuration in
             let listener = try await PostgresListener.listen(to: ["quiet"], configuration: configuration)
             listener.stop()
             var count = 0

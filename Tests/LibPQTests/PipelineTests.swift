@@ -1,10 +1,11 @@
+import BatonTesting
 import LibPQ
 import Testing
 
 @Suite("Pipelines", .tags(.database))
 struct PipelineTests {
     @Test func manyStatementsRunInOneRoundTripAndReturnResultsInOrder() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (n int PRIMARY KEY, label text)")
             let inserts: [PostgresQuery] = (1...10_000).map { "INSERT INTO t VALUES (\($0), \("row \($0)"))" }
             let results = try await connection.pipeline(inserts + ["SELECT count(*), max(n) FROM t"])
@@ -16,7 +17,7 @@ struct PipelineTests {
     }
 
     @Test func aFailingStatementUndoesThePipelineAndSaysWhichFailed() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (n int PRIMARY KEY)")
             let error = await #expect(throws: PostgresError.self) {
                 try await connection.pipeline(["INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (1)", "INSERT INTO t VALUES (2)"])
@@ -29,7 +30,7 @@ struct PipelineTests {
     }
 
     @Test func aRefusedParameterStopsThePipelineBeforeAnythingRuns() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (s text)")
             await #expect(throws: PostgresError.self) {
                 try await connection.pipeline(["INSERT INTO t VALUES ('ok')", "INSERT INTO t VALUES (\("a\u{0}b"))"])

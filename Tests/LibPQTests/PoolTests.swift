@@ -1,10 +1,11 @@
+import BatonTesting
 import LibPQ
 import Testing
 
 @Suite("Connection pool", .tags(.database))
 struct PoolTests {
     @Test func twoHundredConcurrentTasksShareFourConnections() async throws {
-        try await withFreshConnection { admin, configuration in
+        try await TestDatabase.withFreshConnection { admin, configuration in
             try await admin.query("CREATE TABLE hits (task int PRIMARY KEY, backend int NOT NULL)")
             let pool = PostgresPool(configuration: configuration, maxConnections: 4)
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -24,7 +25,7 @@ struct PoolTests {
     }
 
     @Test func connectionsKilledByTheServerAreReplaced() async throws {
-        try await withFreshConnection { admin, configuration in
+        try await TestDatabase.withFreshConnection { admin, configuration in
             let pool = PostgresPool(configuration: configuration, maxConnections: 4)
             // Open all four connections.
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -50,7 +51,7 @@ struct PoolTests {
     }
 
     @Test func waitersAreServedInArrivalOrder() async throws {
-        try await withFreshConnection { _, configuration in
+        try await TestDatabase.withFreshConnection { _, configuration in
             let pool = PostgresPool(configuration: configuration, maxConnections: 1)
             let order = ArrivalLog()
             let (held, holding) = AsyncStream<Void>.makeStream()

@@ -1,3 +1,4 @@
+import BatonTesting
 import LibPQ
 import Testing
 
@@ -6,7 +7,7 @@ struct TransactionTests {
     struct Failure: Error {}
 
     @Test func aThrowingBodyRollsBackEverything() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (n int)")
             await #expect(throws: Failure.self) {
                 try await connection.withTransaction { connection in
@@ -21,7 +22,7 @@ struct TransactionTests {
     }
 
     @Test func aFailedStatementThenRollbackLeavesTheConnectionUsable() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             await #expect(throws: PostgresError.self) {
                 try await connection.withTransaction { connection in
                     try await connection.query("SELECT 1 / 0")
@@ -34,7 +35,7 @@ struct TransactionTests {
     }
 
     @Test func aSavepointRollsBackOnlyItsOwnWork() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (n int UNIQUE)")
             try await connection.withTransaction { connection in
                 try await connection.query("INSERT INTO t VALUES (1)")
@@ -52,7 +53,7 @@ struct TransactionTests {
     }
 
     @Test func theIsolationLevelIsApplied() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             let level = try await connection.withTransaction(isolation: .serializable) { connection in
                 try await connection.query("SHOW transaction_isolation").scalar(String.self)
             }

@@ -1,3 +1,4 @@
+import BatonTesting
 import Foundation
 import LibPQ
 import Testing
@@ -16,7 +17,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func everyDecodedTypeRoundTrips() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             for text in ["", "plain", "héllo wörld 👋 日本語 \u{1F9EA}", "line\nbreak\ttab \"quote\" 'single' \\ back"] {
                 #expect(try await roundTrip(text, as: "text", on: connection) == text)
             }
@@ -48,7 +49,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func nullsDecodeAsNilForEveryType() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             let row = try await connection.query("""
                 SELECT NULL::text, NULL::bool, NULL::int2, NULL::int4, NULL::int8, NULL::float8,
                        NULL::numeric, NULL::uuid, NULL::timestamptz, NULL::jsonb, NULL::bytea
@@ -73,7 +74,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func oneMegabyteOfTextAndBytesRoundTripThroughATable() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE blobs (id int PRIMARY KEY, body text NOT NULL, raw bytea NOT NULL)")
             let text = String(repeating: "Baton ✓ ", count: 1_048_576 / 10)
             var generator = SystemRandomNumberGenerator()
@@ -86,7 +87,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func textWithANulByteIsRefusedBeforeItReachesTheServer() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE notes (body text)")
             let error = await #expect(throws: PostgresError.self) {
                 try await connection.query("INSERT INTO notes VALUES (\("before\u{0}after"))")
@@ -101,7 +102,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func anInjectionShapedParameterIsStoredAsData() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (name text)")
             let hostile = "'); DROP TABLE t; --"
             try await connection.query("INSERT INTO t VALUES (\(hostile))")
@@ -111,7 +112,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func decodingIntoTheWrongTypeIsAClearError() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             let row = try await connection.query("SELECT 'abc'::text AS word, 70000::int4 AS big")[0]
             let wrongType = #expect(throws: PostgresError.self) { try row.decode(Int.self, column: "word") }
             #expect(wrongType?.message == "column \"word\" (text) does not decode as Int")
@@ -123,7 +124,7 @@ struct ValueRoundTripTests {
     }
 
     @Test func commandTagsReportAffectedRows() async throws {
-        try await withFreshConnection { connection, _ in
+        try await TestDatabase.withFreshConnection { connection, _ in
             try await connection.query("CREATE TABLE t (n int)")
             let inserted = try await connection.query("INSERT INTO t SELECT generate_series(1, 5)")
             #expect(inserted.affectedRows == 5)

@@ -32,6 +32,7 @@ public struct Migrator: Sendable {
 
     /// Brings the database up to date. `progress` sees each migration as it is about
     /// to be applied (`nil` outcome) and again when done.
+    @discardableResult
     public func migrate(
         _ connection: PostgresConnection,
         progress: (Migration, Step?) -> Void = { _, _ in }

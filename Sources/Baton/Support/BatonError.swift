@@ -17,6 +17,8 @@ public struct BatonError: Error, Sendable, CustomStringConvertible {
         public static let migrationConflict = Code("migration conflict")
         /// The embedded PostgreSQL could not be created, started or stopped.
         public static let embeddedDatabase = Code("embedded database")
+        /// A program Baton runs could not be started.
+        public static let process = Code("process")
         /// The configuration (environment variables) is invalid.
         public static let configuration = Code("configuration")
     }
