@@ -38,7 +38,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "BatonBench",
-            dependencies: ["Baton", "LibPQ", "BatonTesting"]
+            dependencies: ["Baton", "LibPQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "BatonSchemaEmbedder"),
         .plugin(

@@ -5,7 +5,8 @@ import Foundation
 /// Foundation's `Process` was seen here never reporting the exit of a child that
 /// leaves a daemon behind (`pg_ctl start`, `baton db start`): the child stays a
 /// zombie and `waitUntilExit` or `terminationHandler` never return. Files instead of
-/// pipes also mean a daemon that inherits them can't keep a reader waiting.
+/// pipes also mean a daemon that inherits them can't keep a reader waiting. The child
+/// starts with no signal blocked, whatever the spawning thread blocks.
 package struct ChildProcess: Sendable {
     /// The process id, for signals (`kill(pid, SIGKILL)`).
     package let pid: pid_t
@@ -35,9 +36,21 @@ package struct ChildProcess: Sendable {
             argv.forEach { free($0) }
             variables?.forEach { free($0) }
         }
+        // Threads of a Swift process block most signals; a child would inherit that
+        // mask (pgbench's -T timer never fired). Start it with none blocked, all default.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        var allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let spawned = variables.map { posix_spawn(&pid, executable, &actions, nil, argv, $0) }
-            ?? posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let spawned = variables.map { posix_spawn(&pid, executable, &actions, &attributes, argv, $0) }
+            ?? posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard spawned == 0 else {
             throw BatonError(.process, "could not run \(executable): \(String(cString: strerror(spawned)))")
         }

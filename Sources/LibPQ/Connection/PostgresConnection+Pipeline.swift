@@ -8,6 +8,7 @@ extension PostgresConnection {
     /// The statements run as one implicit transaction: if one fails, none of them
     /// takes effect, and the error says which failed. Returns each statement's rows,
     /// in order.
+    @discardableResult
     public func pipeline(_ queries: [PostgresQuery]) throws -> [PostgresRows] {
         guard !queries.isEmpty else { return [] }
         let handle = try liveHandle(for: queries.first?.sql)

@@ -23,6 +23,12 @@ public actor PostgresConnection {
         executor.asUnownedSerialExecutor()
     }
 
+    /// This connection's thread as a task executor. Code that runs under
+    /// `withTaskExecutorPreference(connection.taskExecutor) { … }` runs on that thread,
+    /// so its statements need no thread switch. ``PostgresPool/withConnection(_:)``
+    /// does this for you.
+    public nonisolated var taskExecutor: any TaskExecutor { executor }
+
     private init(configuration: PostgresConfiguration) {
         self.configuration = configuration
         executor = ThreadExecutor(name: "postgres \(configuration.database ?? "")")
@@ -173,6 +179,13 @@ extension PostgresRows {
     init(copying result: OpaquePointer) {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
+        let commandTag = String(cString: PQcmdStatus(result))
+        let affectedRows = Int(String(cString: PQcmdTuples(result))) ?? 0
+        guard columnCount > 0 else {
+            // INSERT, UPDATE, DDL…: nothing to copy but the tag (the hot path of writes).
+            self.init(columns: [], commandTag: commandTag, affectedRows: affectedRows, storage: [], cells: [])
+            return
+        }
         let columns = (0..<columnCount).map { column in
             Column(
                 name: String(cString: PQfname(result, Int32(column))),
@@ -196,13 +209,7 @@ extension PostgresRows {
                 cells.append(start..<start + length)
             }
         }
-        self.init(
-            columns: columns,
-            commandTag: String(cString: PQcmdStatus(result)),
-            affectedRows: Int(String(cString: PQcmdTuples(result))) ?? 0,
-            storage: storage,
-            cells: cells
-        )
+        self.init(columns: columns, commandTag: commandTag, affectedRows: affectedRows, storage: storage, cells: cells)
     }
 }
 

@@ -27,12 +27,17 @@ public actor PostgresPool {
 
     /// Lends `body` a connection and takes it back when `body` returns or throws.
     /// A connection left inside a transaction is discarded, not reused.
+    ///
+    /// `body` prefers the connection's thread as its task executor, so its statements
+    /// run without a thread switch each (a nonisolated `body` runs on that thread).
     nonisolated(nonsending) public func withConnection<Result>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         let connection = try await checkOut()
         do {
-            let result = try await body(connection)
+            let result = try await withTaskExecutorPreference(connection.taskExecutor) {
+                try await body(connection)
+            }
             await checkIn(connection)
             return result
         } catch {

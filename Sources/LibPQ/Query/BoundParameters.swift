@@ -18,39 +18,41 @@ struct BoundParameters {
     }
 
     /// Validates the binds (a refused value throws before anything is sent), then
-    /// calls `body` with pointers that stay valid until it returns.
+    /// calls `body` with pointers that stay valid until it returns. The arrays live in
+    /// scratch space on the stack: this runs once per statement.
     static func with<Result>(_ query: PostgresQuery, _ body: (BoundParameters) throws -> Result) throws -> Result {
         try validate(query)
-        // One buffer for all values; text values get the NUL terminator libpq expects.
-        var buffer: [UInt8] = [0]  // never empty, so it always has a base address
-        var offsets: [Int?] = []
-        for bind in query.binds {
-            guard let bytes = bind.bytes else {
-                offsets.append(nil)
-                continue
-            }
-            offsets.append(buffer.count)
-            buffer.append(contentsOf: bytes)
-            buffer.append(0)
-        }
-        let types = query.binds.map { Oid($0.type.rawValue) }
-        let lengths = query.binds.map { Int32($0.bytes?.count ?? 0) }
-        let formats = query.binds.map { $0.format.rawValue }
-        return try buffer.withUnsafeBufferPointer { storage in
-            let base = UnsafeRawPointer(storage.baseAddress!).assumingMemoryBound(to: CChar.self)
-            let values: [UnsafePointer<CChar>?] = offsets.map { $0.map { base + $0 } }
-            return try types.withUnsafeBufferPointer { types in
-                try values.withUnsafeBufferPointer { values in
-                    try lengths.withUnsafeBufferPointer { lengths in
-                        try formats.withUnsafeBufferPointer { formats in
-                            try body(BoundParameters(
-                                count: Int32(query.binds.count),
-                                types: types.baseAddress,
-                                values: values.baseAddress,
-                                lengths: lengths.baseAddress,
-                                formats: formats.baseAddress
-                            ))
+        let binds = query.binds
+        // Text values need the NUL terminator libpq expects, hence one extra byte each.
+        let byteCount = binds.reduce(1) { $0 + ($1.bytes?.count ?? 0) + 1 }
+        return try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: byteCount) { storage in
+            try withUnsafeTemporaryAllocation(of: Oid.self, capacity: binds.count) { types in
+                try withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: binds.count) { values in
+                    try withUnsafeTemporaryAllocation(of: Int32.self, capacity: binds.count * 2) { integers in
+                        let base = UnsafeMutableRawPointer(storage.baseAddress!)
+                        var offset = 0
+                        for (index, bind) in binds.enumerated() {
+                            types[index] = Oid(bind.type.rawValue)
+                            integers[index] = Int32(bind.bytes?.count ?? 0)
+                            integers[binds.count + index] = bind.format.rawValue
+                            guard let bytes = bind.bytes else {
+                                values[index] = nil
+                                continue
+                            }
+                            bytes.withUnsafeBytes { source in
+                                if let start = source.baseAddress { (base + offset).copyMemory(from: start, byteCount: source.count) }
+                            }
+                            base.storeBytes(of: 0, toByteOffset: offset + bytes.count, as: UInt8.self)
+                            values[index] = UnsafePointer((base + offset).assumingMemoryBound(to: CChar.self))
+                            offset += bytes.count + 1
                         }
+                        return try body(BoundParameters(
+                            count: Int32(binds.count),
+                            types: types.baseAddress,
+                            values: UnsafePointer(values.baseAddress),
+                            lengths: UnsafePointer(integers.baseAddress),
+                            formats: integers.baseAddress.map { UnsafePointer($0 + binds.count) }
+                        ))
                     }
                 }
             }
