@@ -91,3 +91,37 @@ struct EmbeddedDatabaseTests {
         }
     }
 }
+
+@Suite("A pool across a server restart", .tags(.process))
+struct PoolRestartTests {
+    @Test func aPoolReplacesItsConnectionsAfterTheServerRestarts() async throws {
+        let home = URL(fileURLWithPath: "/tmp").appending(path: "baton-restart-\(UUID().uuidString.prefix(8))")
+        let database = try EmbeddedDatabase(directory: home.appending(path: "postgres"))
+        defer {
+            try? database.stop()
+            try? FileManager.default.removeItem(at: home)
+        }
+        try await database.start()
+        let pool = PostgresPool(configuration: try database.configuration, maxConnections: 3)
+        let before = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<3 {
+                group.addTask { try await pool.withConnection { try await $0.query("SELECT pg_backend_pid() FROM pg_sleep(0.05)").scalar(Int32.self) } }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(before.count == 3)
+
+        try database.stop()
+        try await database.start()
+
+        let after = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for _ in 0..<6 {
+                group.addTask { try await pool.withConnection { try await $0.query("SELECT pg_backend_pid()").scalar(Int32.self) } }
+            }
+            return try await group.reduce(into: Set<Int32>()) { $0.insert($1) }
+        }
+        #expect(!after.isEmpty)
+        #expect(after.isDisjoint(with: before))
+        await pool.close()
+    }
+}
