@@ -77,6 +77,42 @@ struct PoolTests {
         }
     }
 
+    @Test func aTaskCancelledWhileWaitingLeavesTheQueueAtOnce() async throws {
+        try await TestDatabase.withFreshConnection { _, configuration in
+            let pool = PostgresPool(configuration: configuration, maxConnections: 1)
+            let (held, holding) = AsyncStream<Void>.makeStream()
+            let (release, releasing) = AsyncStream<Void>.makeStream()
+            let holder = Task {
+                try await pool.withConnection { _ in
+                    holding.yield()
+                    for await _ in release { break }
+                }
+            }
+            for await _ in held { break }
+            let cancelled = Task { try await pool.withConnection { _ in "served" } }
+            let patient = Task { try await pool.withConnection { try await $0.query("SELECT 'served'").scalar(String.self) } }
+            try await Task.sleep(for: .milliseconds(50))
+            cancelled.cancel()
+            // The cancelled task must end while the connection is still held, that is,
+            // leave the queue; a timer makes a regression fail instead of hang.
+            let (ended, ending) = AsyncStream<Bool>.makeStream()
+            Task {
+                let outcome = await cancelled.result
+                ending.yield((try? outcome.get()) == nil)
+            }
+            Task {
+                try await Task.sleep(for: .seconds(10))
+                ending.yield(false)
+            }
+            var first = ended.makeAsyncIterator()
+            #expect(await first.next() == true, "a cancelled waiter stayed queued")
+            releasing.yield()
+            try await holder.value
+            #expect(try await patient.value == "served")
+            await pool.close()
+        }
+    }
+
     @Test func aClosedPoolRefusesWork() async throws {
         let pool = PostgresPool(configuration: try PostgresConfiguration("host=/nonexistent"), maxConnections: 1)
         await pool.close()

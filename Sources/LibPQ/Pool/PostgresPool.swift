@@ -3,7 +3,8 @@
 /// At most `maxConnections` are open at once; tasks that find none free wait and are
 /// served in the order they arrived. A connection the server closed while it sat idle
 /// (restart, `pg_terminate_backend`) is noticed when it is next taken, discarded and
-/// replaced; one that broke while in use is discarded when it comes back.
+/// replaced; one that broke while in use is discarded when it comes back. A task
+/// cancelled while it waits leaves the queue at once with `CancellationError`.
 ///
 /// ```swift
 /// let pool = PostgresPool(configuration: configuration, maxConnections: 8)
@@ -15,8 +16,9 @@ public actor PostgresPool {
     private var idle: [PostgresConnection] = []
     /// Open connections and connections being opened, idle or not.
     private var openCount = 0
-    private var waiters: [CheckedContinuation<PostgresConnection, any Error>] = []
-    private var nextWaiter = 0
+    /// Tasks waiting for a connection, first come first served.
+    private var waiters: [Waiter] = []
+    private var nextWaiterID = 0
     private var isClosed = false
 
     public init(configuration: PostgresConfiguration, maxConnections: Int) {
@@ -51,11 +53,10 @@ public actor PostgresPool {
     public func close() {
         isClosed = true
         idle.removeAll()
-        let pending = waiters[nextWaiter...]
+        let pending = waiters
         waiters.removeAll()
-        nextWaiter = 0
         for waiter in pending {
-            waiter.resume(throwing: PostgresError(code: .poolClosed, message: "the pool for \(configuration) is closed"))
+            waiter.continuation.resume(throwing: PostgresError(code: .poolClosed, message: "the pool for \(configuration) is closed"))
         }
     }
 
@@ -76,43 +77,59 @@ public actor PostgresPool {
                 throw error
             }
         }
-        return try await withCheckedThrowingContinuation { waiters.append($0) }
+        let id = nextWaiterID
+        nextWaiterID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if Task.isCancelled {
+                    continuation.resume(throwing: CancellationError())
+                } else {
+                    waiters.append(Waiter(id: id, continuation: continuation))
+                }
+            }
+        } onCancel: {
+            Task { await self.cancelWaiter(id) }
+        }
+    }
+
+    private func cancelWaiter(_ id: Int) {
+        guard let index = waiters.firstIndex(where: { $0.id == id }) else { return }  // already served
+        waiters.remove(at: index).continuation.resume(throwing: CancellationError())
     }
 
     private func checkIn(_ connection: PostgresConnection) async {
         let reusable = await connection.isReadyForUse()
         if !reusable || isClosed {
             openCount -= 1
-            if !isClosed, let waiter = takeWaiter() {
-                openCount += 1
-                Task { await self.openConnection(for: waiter) }
-            }
-            return
-        }
-        if let waiter = takeWaiter() {
-            waiter.resume(returning: connection)
+            openConnectionForNextWaiter()
+        } else if !waiters.isEmpty {
+            waiters.removeFirst().continuation.resume(returning: connection)
         } else {
             idle.append(connection)
         }
     }
 
-    private func openConnection(for waiter: CheckedContinuation<PostgresConnection, any Error>) async {
-        do {
-            waiter.resume(returning: try await PostgresConnection.connect(to: configuration))
-        } catch {
-            openCount -= 1
-            waiter.resume(throwing: error)
+    /// Opens a connection for the first waiter, when there is room. If that fails the
+    /// waiter gets the error and the next waiter gets its own attempt, so no waiter is
+    /// left behind with no connection to wait for.
+    private func openConnectionForNextWaiter() {
+        guard !isClosed, openCount < maxConnections, !waiters.isEmpty else { return }
+        openCount += 1
+        let waiter = waiters.removeFirst()
+        Task {
+            do {
+                waiter.continuation.resume(returning: try await PostgresConnection.connect(to: configuration))
+            } catch {
+                openCount -= 1
+                waiter.continuation.resume(throwing: error)
+                openConnectionForNextWaiter()
+            }
         }
     }
+}
 
-    private func takeWaiter() -> CheckedContinuation<PostgresConnection, any Error>? {
-        guard nextWaiter < waiters.count else { return nil }
-        let waiter = waiters[nextWaiter]
-        nextWaiter += 1
-        if nextWaiter == waiters.count {
-            waiters.removeAll(keepingCapacity: true)
-            nextWaiter = 0
-        }
-        return waiter
-    }
+/// A task waiting for a connection.
+private struct Waiter {
+    let id: Int
+    let continuation: CheckedContinuation<PostgresConnection, any Error>
 }
