@@ -54,23 +54,14 @@ struct PoolTests {
         try await TestDatabase.withFreshConnection { _, configuration in
             let pool = PostgresPool(configuration: configuration, maxConnections: 1)
             let order = ArrivalLog()
-            let (held, holding) = AsyncStream<Void>.makeStream()
-            let (release, releasing) = AsyncStream<Void>.makeStream()
-            let holder = Task {
-                try await pool.withConnection { _ in
-                    holding.yield()
-                    for await _ in release { break }
-                }
-            }
-            for await _ in held { break }
+            let held = await HeldConnection.take(from: pool)
             var waiters: [Task<Void, any Error>] = []
             for index in 0..<5 {
                 waiters.append(Task { try await pool.withConnection { _ in await order.record(index) } })
                 // Give each waiter time to queue before the next one arrives.
                 try await Task.sleep(for: .milliseconds(50))
             }
-            releasing.yield()
-            try await holder.value
+            try await held.release()
             for waiter in waiters { try await waiter.value }
             #expect(await order.entries == [0, 1, 2, 3, 4])
             await pool.close()
@@ -80,15 +71,7 @@ struct PoolTests {
     @Test func aTaskCancelledWhileWaitingLeavesTheQueueAtOnce() async throws {
         try await TestDatabase.withFreshConnection { _, configuration in
             let pool = PostgresPool(configuration: configuration, maxConnections: 1)
-            let (held, holding) = AsyncStream<Void>.makeStream()
-            let (release, releasing) = AsyncStream<Void>.makeStream()
-            let holder = Task {
-                try await pool.withConnection { _ in
-                    holding.yield()
-                    for await _ in release { break }
-                }
-            }
-            for await _ in held { break }
+            let held = await HeldConnection.take(from: pool)
             let cancelled = Task { try await pool.withConnection { _ in "served" } }
             let patient = Task { try await pool.withConnection { try await $0.query("SELECT 'served'").scalar(String.self) } }
             try await Task.sleep(for: .milliseconds(50))
@@ -106,8 +89,7 @@ struct PoolTests {
             }
             var first = ended.makeAsyncIterator()
             #expect(await first.next() == true, "a cancelled waiter stayed queued")
-            releasing.yield()
-            try await holder.value
+            try await held.release()
             #expect(try await patient.value == "served")
             await pool.close()
         }
@@ -127,5 +109,31 @@ private actor ArrivalLog {
 
     func record(_ entry: Int) {
         entries.append(entry)
+    }
+}
+
+/// A pool's connection held by a task of its own until ``release()``.
+private struct HeldConnection {
+    let holder: Task<Void, any Error>
+    let releasing: AsyncStream<Void>.Continuation
+
+    /// Returns once the connection is held.
+    static func take(from pool: PostgresPool) async -> HeldConnection {
+        let (held, holding) = AsyncStream<Void>.makeStream()
+        let (release, releasing) = AsyncStream<Void>.makeStream()
+        let holder = Task {
+            try await pool.withConnection { _ in
+                holding.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in held { break }
+        return HeldConnection(holder: holder, releasing: releasing)
+    }
+
+    /// Gives the connection back to the pool and waits until it is returned.
+    func release() async throws {
+        releasing.yield()
+        try await holder.value
     }
 }
