@@ -1,0 +1,82 @@
+/// The states of a ``Workflow`` and the transitions between them.
+///
+/// Built with ``StateBuilder`` from ``Action``, ``Wait``, ``Sleep`` and ``Terminal``
+/// declarations; validated by ``validate()`` when registered.
+public struct Definition<W: Workflow>: Sendable {
+    /// The state a run starts in.
+    public let initial: W.State
+    /// The declared states, in declaration order.
+    let states: [StateDefinition<W>]
+
+    public init(initial: W.State, @StateBuilder<W> states: () -> [StateDefinition<W>]) {
+        self.initial = initial
+        self.states = states()
+    }
+
+    /// The declaration of `state`, if there is one.
+    func definition(of state: W.State) -> StateDefinition<W>? {
+        states.first { $0.state == state }
+    }
+}
+
+/// One declared state: what it does and where it may go next.
+public struct StateDefinition<W: Workflow>: Sendable {
+    /// What a state does when a run enters it.
+    enum Kind: Sendable {
+        /// Runs its body, which returns one of `targets`; after a step's last failed
+        /// attempt the run goes to `onError`, or fails if there is none.
+        case action(targets: [W.State], onError: W.State?, body: ActionBody<W>)
+        /// Waits durably for one of the named events, or for the timeout.
+        case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?)
+        /// A durable timer: waits `duration`, then goes to `target`.
+        case sleep(duration: Duration, target: W.State)
+        /// The run ends here.
+        case terminal(Outcome)
+    }
+
+    let state: W.State
+    let kind: Kind
+
+    /// Every state this one may lead to, in declaration order.
+    var targets: [W.State] {
+        switch kind {
+        case .action(let targets, let onError, _): targets + (onError.map { [$0] } ?? [])
+        case .wait(let events, let timeout): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
+        case .sleep(_, let target): [target]
+        case .terminal: []
+        }
+    }
+
+    var isTerminal: Bool {
+        if case .terminal = kind { return true }
+        return false
+    }
+
+    /// `action`, `wait`, `sleep` or `terminal`, for listings.
+    var kindName: String {
+        switch kind {
+        case .action: "action"
+        case .wait: "wait"
+        case .sleep: "sleep"
+        case .terminal(let outcome): "terminal (\(outcome.rawValue))"
+        }
+    }
+}
+
+/// What an action state runs: it reads and changes the run's context, runs steps,
+/// and returns the next state.
+public typealias ActionBody<W: Workflow> = @Sendable (inout ActionRun<W>) async throws -> W.State
+
+/// Collects state declarations into a ``Definition``.
+@resultBuilder
+public enum StateBuilder<W: Workflow> {
+    public static func buildExpression(_ action: Action<W>) -> [StateDefinition<W>] { [action.definition] }
+    public static func buildExpression(_ wait: Wait<W>) -> [StateDefinition<W>] { [wait.definition] }
+    public static func buildExpression(_ sleep: Sleep<W>) -> [StateDefinition<W>] { [sleep.definition] }
+    public static func buildExpression(_ terminal: Terminal<W>) -> [StateDefinition<W>] { [terminal.definition] }
+    public static func buildBlock(_ components: [StateDefinition<W>]...) -> [StateDefinition<W>] { components.flatMap { $0 } }
+    public static func buildArray(_ components: [[StateDefinition<W>]]) -> [StateDefinition<W>] { components.flatMap { $0 } }
+    public static func buildOptional(_ component: [StateDefinition<W>]?) -> [StateDefinition<W>] { component ?? [] }
+    public static func buildEither(first component: [StateDefinition<W>]) -> [StateDefinition<W>] { component }
+    public static func buildEither(second component: [StateDefinition<W>]) -> [StateDefinition<W>] { component }
+}

@@ -1,0 +1,67 @@
+/// An action state: runs `body`, which returns the next state, one of `targets`.
+///
+/// ```swift
+/// Action(.assess, to: .done, .plan, onError: .manualReview) { run in
+///     run.context.assessedAt = Date()
+///     return run.context.stock > 0 ? .done : .plan
+/// }
+/// ```
+/// Returning a state not in `targets` is an invalid transition: the run fails with that error.
+public struct Action<W: Workflow>: Sendable {
+    let definition: StateDefinition<W>
+
+    /// - Parameters:
+    ///   - targets: every state `body` may return.
+    ///   - onError: where the run goes when a step fails its last attempt; without it, the run fails.
+    public init(_ state: W.State, to targets: W.State..., onError: W.State? = nil, body: @escaping ActionBody<W>) {
+        definition = StateDefinition(state: state, kind: .action(targets: targets, onError: onError, body: body))
+    }
+}
+
+/// A wait state: the run holds no worker until one of the named events arrives (it
+/// goes to that event's state) or the timeout passes.
+///
+/// ```swift
+/// Wait(.awaitCarrier, on: ["confirmed": .ship, "declined": .replan], timeout: .after(.seconds(172_800), goto: .escalate))
+/// ```
+/// Events sent before the run reaches the wait are kept and consumed in order.
+public struct Wait<W: Workflow>: Sendable {
+    let definition: StateDefinition<W>
+
+    /// - Parameter events: event names and the state each leads to, in the order they are checked.
+    public init(_ state: W.State, on events: KeyValuePairs<String, W.State>, timeout: Timeout<W.State>? = nil) {
+        definition = StateDefinition(
+            state: state,
+            kind: .wait(events: events.map { (name: $0.key, target: $0.value) }, timeout: timeout)
+        )
+    }
+}
+
+/// How long a wait lasts before it gives up, and where the run goes then.
+public struct Timeout<State: WorkflowState>: Sendable {
+    public let duration: Duration
+    public let target: State
+
+    /// `Wait(…, timeout: .after(.seconds(3600), goto: .escalate))`
+    public static func after(_ duration: Duration, goto target: State) -> Timeout {
+        Timeout(duration: duration, target: target)
+    }
+}
+
+/// A durable timer: the run sleeps `duration` holding no worker, then goes to `then`.
+public struct Sleep<W: Workflow>: Sendable {
+    let definition: StateDefinition<W>
+
+    public init(_ state: W.State, for duration: Duration, then target: W.State) {
+        definition = StateDefinition(state: state, kind: .sleep(duration: duration, target: target))
+    }
+}
+
+/// A terminal state: the run ends here with `outcome`.
+public struct Terminal<W: Workflow>: Sendable {
+    let definition: StateDefinition<W>
+
+    public init(_ state: W.State, outcome: Outcome = .succeeded) {
+        definition = StateDefinition(state: state, kind: .terminal(outcome))
+    }
+}
