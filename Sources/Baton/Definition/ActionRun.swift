@@ -10,7 +10,7 @@ public struct ActionRun<W: Workflow>: Sendable {
     public var context: W.Context
     /// The run this body works for.
     public let runID: UUID
-    /// How many times the run has entered this state, from 1: with the run id and a
+    /// The run's visit number (see ``RunPosition/visit``): with the run id and a
     /// step's name, it makes the idempotency key external systems deduplicate by.
     public let visit: Int
 

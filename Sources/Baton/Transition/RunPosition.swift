@@ -1,0 +1,32 @@
+/// Where a run stands: the state it is in, what it is doing there, and how many
+/// states it has entered so far.
+public struct RunPosition<W: Workflow>: Sendable, Hashable {
+    /// What the run is doing in its state.
+    public enum Phase: Sendable, Hashable {
+        /// An action state's body is to run (or is running).
+        case acting
+        /// Waiting for one of the events, or until the timeout passes.
+        case waiting(events: [String], timeout: Duration?)
+        /// A durable timer runs for `duration`.
+        case sleeping(Duration)
+        /// The run is over.
+        case finished(Outcome)
+    }
+
+    public var state: W.State
+    public var phase: Phase
+    /// The run's visit number: 1 for the initial state, one more per transition. With
+    /// the run id and a step's name it is the step's idempotency key.
+    public var visit: Int
+
+    public init(state: W.State, phase: Phase, visit: Int) {
+        self.state = state
+        self.phase = phase
+        self.visit = visit
+    }
+
+    public var isFinished: Bool {
+        if case .finished = phase { return true }
+        return false
+    }
+}
