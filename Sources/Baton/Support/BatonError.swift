@@ -19,6 +19,8 @@ public struct BatonError: Error, Sendable, CustomStringConvertible {
         public static let embeddedDatabase = Code("embedded database")
         /// A program Baton runs could not be started.
         public static let process = Code("process")
+        /// A stored run does not match the definition it names (unknown state or journal kind).
+        public static let storedRun = Code("stored run")
         /// The configuration (environment variables) is invalid.
         public static let configuration = Code("configuration")
     }

@@ -7,7 +7,8 @@
 /// try await connection.query("SELECT id FROM orders WHERE customer = \(name)")
 /// // sends "SELECT id FROM orders WHERE customer = $1" with one bound value
 /// ```
-/// SQL text that is not a literal has to be spelled out with ``init(unsafeSQL:binds:)``.
+/// SQL text that is not a literal has to be spelled out: ``init(unsafeSQL:binds:)`` for
+/// a whole statement, `\(unescaped: fragment)` for a constant fragment.
 public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolation {
     /// The statement text, with `$n` placeholders.
     public var sql: String
@@ -47,6 +48,12 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value) {
             binds.append(value.postgresBind)
             sql += "$\(binds.count)"
+        }
+
+        /// Appends SQL text as it is, for constant fragments (a column list shared by
+        /// several statements). Never for anything derived from input.
+        public mutating func appendInterpolation(unescaped sql: String) {
+            self.sql += sql
         }
 
         /// Appends `$n` and binds `value`, or SQL `NULL` when it is `nil`.

@@ -1,0 +1,159 @@
+import Baton
+import BatonTesting
+import Foundation
+import LibPQ
+import Testing
+
+@Suite("Runs and their journal in PostgreSQL", .tags(.database))
+struct RunStoreTests {
+    /// A migrated fresh database and a store for worker "a" on it.
+    func withStore(_ body: (RunStore, PostgresConnection, PostgresConfiguration) async throws -> Void) async throws {
+        try await TestDatabase.withFreshConnection { connection, configuration in
+            try await Migrator(migrations: try Migration.bundled()).migrate(connection)
+            let pool = PostgresPool(configuration: configuration, maxConnections: 4)
+            do {
+                try await body(RunStore(pool: pool, workerID: "a"), connection, configuration)
+                await pool.close()
+            } catch {
+                await pool.close()
+                throw error
+            }
+        }
+    }
+
+    /// Moves every new session's clock on: `baton.current_time()` reads `baton.fake_now`.
+    func setClock(_ offset: String, for configuration: PostgresConfiguration, on connection: PostgresConnection) async throws {
+        let fakeNow = try await connection.query("SELECT (now() + \(offset)::interval)::text").scalar(String.self)
+        let database = try #require(configuration.database)
+        // Identifiers can't be bound; the name is the test's own generated one.
+        try await connection.runScript("ALTER DATABASE \(database) SET baton.fake_now = '\(fakeNow)'")
+    }
+
+    let versions = [(name: Shipment.name, version: Shipment.version)]
+    let shipment = Shipment.Context(inStock: 0, plan: nil)
+
+    @Test func startingWritesTheRunAndItsFirstJournalEntryTogether() async throws {
+        try await withStore { store, _, _ in
+            let started = try await store.start(Shipment.self, context: shipment)
+            #expect(started.created)
+            let run = try #require(try await store.run(started.runID))
+            #expect(run.state == "assess")
+            #expect(run.status == "runnable")
+            #expect((run.visit, run.seq) == (1, 1))
+            #expect(try run.decodeContext(as: Shipment.self).inStock == 0)
+            let journal = try await store.journal(of: started.runID)
+            #expect(journal.map(\.record.description) == ["run-started assess"])
+            #expect(journal.map(\.seq) == [1])
+        }
+    }
+
+    @Test func concurrentStartsWithOneBusinessKeyMakeOneRun() async throws {
+        try await withStore { store, connection, _ in
+            let starts = try await withThrowingTaskGroup(of: RunStore.Started.self) { group in
+                for _ in 0..<10 {
+                    group.addTask { try await store.start(Shipment.self, context: shipment, businessKey: "order-42") }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(Set(starts.map(\.runID)).count == 1)
+            #expect(starts.filter(\.created).count == 1)
+            #expect(try await connection.query("SELECT count(*) FROM baton.runs").scalar(Int.self) == 1)
+            #expect(try await connection.query("SELECT count(*) FROM baton.journal").scalar(Int.self) == 1)
+        }
+    }
+
+    @Test func twoWorkersClaimDisjointRunsAndALeaseHoldsUntilItExpires() async throws {
+        try await withStore { store, connection, configuration in
+            for _ in 0..<6 { _ = try await store.start(Shipment.self, context: shipment) }
+            let other = RunStore(pool: store.pool, workerID: "b")
+            async let first = store.claim(versions: versions, limit: 4, lease: .seconds(30))
+            async let second = other.claim(versions: versions, limit: 4, lease: .seconds(30))
+            let (mine, theirs) = try await (first, second)
+            #expect(mine.count + theirs.count == 6)
+            #expect(Set(mine.map(\.id)).isDisjoint(with: theirs.map(\.id)))
+            #expect(try await other.claim(versions: versions, limit: 10, lease: .seconds(30)).isEmpty)
+            // A worker that runs only other versions sees nothing.
+            #expect(try await other.claim(versions: [(name: "shipment", version: 7)], limit: 10, lease: .seconds(30)).isEmpty)
+
+            try await setClock("1 minute", for: configuration, on: connection)
+            let later = PostgresPool(configuration: configuration, maxConnections: 1)
+            let takenOver = try await RunStore(pool: later, workerID: "c").claim(versions: versions, limit: 10, lease: .seconds(30))
+            #expect(takenOver.count == 6)
+            #expect(takenOver.allSatisfy { $0.leaseOwner == "c" })
+            await later.close()
+        }
+    }
+
+    @Test func aCommittedTransitionMovesTheRunAndJournalsInOneStep() async throws {
+        try await withStore { store, connection, _ in
+            let id = try await store.start(Shipment.self, context: shipment).runID
+            let claimed = try #require(try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
+            var position = try claimed.position(in: Shipment.self)
+            var seq = claimed.seq
+            for next in [Shipment.State.plan, .awaitCarrier] {
+                let result = try Shipment.definition.transition(from: position, on: .actionReturned(next))
+                #expect(try await store.commit(result, of: id, expectedSeq: seq, context: Shipment.Context(inStock: 0, plan: "reroute")))
+                position = result.position
+                seq += result.records.count
+            }
+            let run = try #require(try await store.run(id))
+            #expect((run.state, run.status, run.visit, run.seq) == ("awaitCarrier", "waiting", 3, 3))
+            #expect(try run.decodeContext(as: Shipment.self).plan == "reroute")
+            let waits = try await connection.query("""
+                SELECT waiting_for ? 'confirmed', wake_at - baton.current_time() BETWEEN interval '59 minutes' AND interval '60 minutes'
+                FROM baton.runs WHERE id = \(id)
+                """)[0]
+            #expect(try waits.decode(Bool.self, at: 0))
+            #expect(try waits.decode(Bool.self, at: 1))
+            #expect(try await store.journal(of: id).map(\.record.description) == [
+                "run-started assess",
+                "transition assess -> plan (returned)",
+                "transition plan -> awaitCarrier (returned)",
+            ])
+            // Finishing releases the lease and stamps the end.
+            let done = try Shipment.definition.transition(from: position, on: .eventReceived(name: "confirmed"))
+            #expect(try await store.commit(done, of: id, expectedSeq: seq, context: shipment))
+            let finished = try #require(try await store.run(id))
+            #expect((finished.status, finished.seq, finished.leaseOwner) == ("succeeded", 6, nil))
+            #expect(try await connection.query("SELECT finished_at IS NOT NULL FROM baton.runs WHERE id = \(id)").scalar(Bool.self))
+        }
+    }
+
+    @Test func staleWritersAreFencedOutAndWriteNothing() async throws {
+        try await withStore { store, connection, configuration in
+            let id = try await store.start(Shipment.self, context: shipment).runID
+            let claimed = try #require(try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
+            let result = try Shipment.definition.transition(from: try claimed.position(in: Shipment.self), on: .actionReturned(.plan))
+
+            // Not the lease owner.
+            #expect(try await !RunStore(pool: store.pool, workerID: "intruder").commit(result, of: id, expectedSeq: 1, context: shipment))
+            // The owner, but expecting a seq that is no longer the newest.
+            #expect(try await !store.commit(result, of: id, expectedSeq: 0, context: shipment))
+            // The owner after its lease expired (another worker may have taken over).
+            try await setClock("1 minute", for: configuration, on: connection)
+            let later = PostgresPool(configuration: configuration, maxConnections: 1)
+            #expect(try await !RunStore(pool: later, workerID: "a").commit(result, of: id, expectedSeq: 1, context: shipment))
+            await later.close()
+
+            let run = try #require(try await store.run(id))
+            #expect((run.state, run.seq) == ("assess", 1))
+            #expect(try await store.journal(of: id).count == 1)
+        }
+    }
+
+    @Test func theJournalRefusesUpdateDeleteAndTruncate() async throws {
+        try await withStore { store, connection, _ in
+            let id = try await store.start(Shipment.self, context: shipment).runID
+            for statement: PostgresQuery in [
+                "UPDATE baton.journal SET reason = 'rewritten' WHERE run_id = \(id)",
+                "DELETE FROM baton.journal WHERE run_id = \(id)",
+                "TRUNCATE baton.journal CASCADE",
+            ] {
+                let error = await #expect(throws: PostgresError.self) { try await connection.query(statement) }
+                #expect(error?.sqlState == .insufficientPrivilege)
+                #expect(error?.message.contains("append-only") == true)
+            }
+            #expect(try await store.journal(of: id).count == 1)
+        }
+    }
+}
