@@ -34,7 +34,12 @@ CREATE TABLE baton.runs (
     seq              bigint NOT NULL CHECK (seq > 0),
     -- The events a waiting run accepts, as a JSON array of names: waiting_for ? 'shipped'.
     waiting_for      jsonb,
+    -- When a waiting run's timeout or sleep ends (NULL: it waits for an event only).
+    timeout_at       timestamptz,
+    -- When a worker should next look at the run: its timeout, or at once when an awaited event arrives.
     wake_at          timestamptz,
+    -- Events sent to the run so far; a worker going back to sleep checks none came in meanwhile.
+    events_received  bigint NOT NULL DEFAULT 0,
     -- The worker driving the run, until lease_expires_at; another may take it over after.
     lease_owner      text,
     lease_expires_at timestamptz,

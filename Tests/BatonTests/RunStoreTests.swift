@@ -6,34 +6,11 @@ import Testing
 
 @Suite("Runs and their journal in PostgreSQL", .tags(.database))
 struct RunStoreTests {
-    /// A migrated fresh database and a store for worker "a" on it.
-    func withStore(_ body: (RunStore, PostgresConnection, PostgresConfiguration) async throws -> Void) async throws {
-        try await TestDatabase.withFreshConnection { connection, configuration in
-            try await Migrator(migrations: try Migration.bundled()).migrate(connection)
-            let pool = PostgresPool(configuration: configuration, maxConnections: 4)
-            do {
-                try await body(RunStore(pool: pool, workerID: "a"), connection, configuration)
-                await pool.close()
-            } catch {
-                await pool.close()
-                throw error
-            }
-        }
-    }
-
-    /// Moves every new session's clock on: `baton.current_time()` reads `baton.fake_now`.
-    func setClock(_ offset: String, for configuration: PostgresConfiguration, on connection: PostgresConnection) async throws {
-        let fakeNow = try await connection.query("SELECT (now() + \(offset)::interval)::text").scalar(String.self)
-        let database = try #require(configuration.database)
-        // Identifiers can't be bound; the name is the test's own generated one.
-        try await connection.runScript("ALTER DATABASE \(database) SET baton.fake_now = '\(fakeNow)'")
-    }
-
     let versions = [(name: Shipment.name, version: Shipment.version)]
     let shipment = Shipment.Context(inStock: 0, plan: nil)
 
     @Test func startingWritesTheRunAndItsFirstJournalEntryTogether() async throws {
-        try await withStore { store, _, _ in
+        try await withMigratedStore { store, _ in
             let started = try await store.start(Shipment.self, context: shipment)
             #expect(started.created)
             let run = try #require(try await store.run(started.runID))
@@ -48,7 +25,8 @@ struct RunStoreTests {
     }
 
     @Test func concurrentStartsWithOneBusinessKeyMakeOneRun() async throws {
-        try await withStore { store, connection, _ in
+        try await withMigratedStore { store, clockwork in
+            let connection = clockwork.connection
             let starts = try await withThrowingTaskGroup(of: RunStore.Started.self) { group in
                 for _ in 0..<10 {
                     group.addTask { try await store.start(Shipment.self, context: shipment, businessKey: "order-42") }
@@ -63,7 +41,7 @@ struct RunStoreTests {
     }
 
     @Test func twoWorkersClaimDisjointRunsAndALeaseHoldsUntilItExpires() async throws {
-        try await withStore { store, connection, configuration in
+        try await withMigratedStore { store, clockwork in
             for _ in 0..<6 { _ = try await store.start(Shipment.self, context: shipment) }
             let other = RunStore(pool: store.pool, workerID: "b")
             async let first = store.claim(versions: versions, limit: 4, lease: .seconds(30))
@@ -75,24 +53,23 @@ struct RunStoreTests {
             // A worker that runs only other versions sees nothing.
             #expect(try await other.claim(versions: [(name: "shipment", version: 7)], limit: 10, lease: .seconds(30)).isEmpty)
 
-            try await setClock("1 minute", for: configuration, on: connection)
-            let later = PostgresPool(configuration: configuration, maxConnections: 1)
-            let takenOver = try await RunStore(pool: later, workerID: "c").claim(versions: versions, limit: 10, lease: .seconds(30))
+            let later = try await clockwork.store(at: "1 minute", worker: "c")
+            let takenOver = try await later.claim(versions: versions, limit: 10, lease: .seconds(30))
             #expect(takenOver.count == 6)
             #expect(takenOver.allSatisfy { $0.leaseOwner == "c" })
-            await later.close()
         }
     }
 
     @Test func aCommittedTransitionMovesTheRunAndJournalsInOneStep() async throws {
-        try await withStore { store, connection, _ in
+        try await withMigratedStore { store, clockwork in
+            let connection = clockwork.connection
             let id = try await store.start(Shipment.self, context: shipment).runID
             let claimed = try #require(try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
             var position = try claimed.position(in: Shipment.self)
             var seq = claimed.seq
             for next in [Shipment.State.plan, .awaitCarrier] {
                 let result = try Shipment.definition.transition(from: position, on: .actionReturned(next))
-                #expect(try await store.commit(result, of: id, expectedSeq: seq, context: Shipment.Context(inStock: 0, plan: "reroute")))
+                #expect(try await store.commit(result, of: id, expectedSeq: seq, context: Shipment.Context(inStock: 0, plan: "reroute")) != nil)
                 position = result.position
                 seq += result.records.count
             }
@@ -112,7 +89,7 @@ struct RunStoreTests {
             ])
             // Finishing releases the lease and stamps the end.
             let done = try Shipment.definition.transition(from: position, on: .eventReceived(name: "confirmed"))
-            #expect(try await store.commit(done, of: id, expectedSeq: seq, context: shipment))
+            #expect(try await store.commit(done, of: id, expectedSeq: seq, context: shipment) != nil)
             let finished = try #require(try await store.run(id))
             #expect((finished.status, finished.seq, finished.leaseOwner) == ("succeeded", 6, nil))
             #expect(try await connection.query("SELECT finished_at IS NOT NULL FROM baton.runs WHERE id = \(id)").scalar(Bool.self))
@@ -120,20 +97,18 @@ struct RunStoreTests {
     }
 
     @Test func staleWritersAreFencedOutAndWriteNothing() async throws {
-        try await withStore { store, connection, configuration in
+        try await withMigratedStore { store, clockwork in
             let id = try await store.start(Shipment.self, context: shipment).runID
             let claimed = try #require(try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
             let result = try Shipment.definition.transition(from: try claimed.position(in: Shipment.self), on: .actionReturned(.plan))
 
             // Not the lease owner.
-            #expect(try await !RunStore(pool: store.pool, workerID: "intruder").commit(result, of: id, expectedSeq: 1, context: shipment))
+            #expect(try await RunStore(pool: store.pool, workerID: "intruder").commit(result, of: id, expectedSeq: 1, context: shipment) == nil)
             // The owner, but expecting a seq that is no longer the newest.
-            #expect(try await !store.commit(result, of: id, expectedSeq: 0, context: shipment))
+            #expect(try await store.commit(result, of: id, expectedSeq: 0, context: shipment) == nil)
             // The owner after its lease expired (another worker may have taken over).
-            try await setClock("1 minute", for: configuration, on: connection)
-            let later = PostgresPool(configuration: configuration, maxConnections: 1)
-            #expect(try await !RunStore(pool: later, workerID: "a").commit(result, of: id, expectedSeq: 1, context: shipment))
-            await later.close()
+            let later = try await clockwork.store(at: "1 minute", worker: "a")
+            #expect(try await later.commit(result, of: id, expectedSeq: 1, context: shipment) == nil)
 
             let run = try #require(try await store.run(id))
             #expect((run.state, run.seq) == ("assess", 1))
@@ -142,7 +117,8 @@ struct RunStoreTests {
     }
 
     @Test func theJournalRefusesUpdateDeleteAndTruncate() async throws {
-        try await withStore { store, connection, _ in
+        try await withMigratedStore { store, clockwork in
+            let connection = clockwork.connection
             let id = try await store.start(Shipment.self, context: shipment).runID
             for statement: PostgresQuery in [
                 "UPDATE baton.journal SET reason = 'rewritten' WHERE run_id = \(id)",

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What an action state's body works with: the run's context, which it may change,
-/// and which run and visit it is.
+/// its steps, and which run and visit it is.
 ///
 /// Changes to ``context`` are journaled with the transition the body returns; if the
 /// body throws, they are discarded with it.
@@ -13,10 +13,30 @@ public struct ActionRun<W: Workflow>: Sendable {
     /// The run's visit number (see ``RunPosition/visit``): with the run id and a
     /// step's name, it makes the idempotency key external systems deduplicate by.
     public let visit: Int
+    let steps: StepJournal
 
-    public init(context: W.Context, runID: UUID, visit: Int) {
+    init(context: W.Context, steps: StepJournal) {
         self.context = context
-        self.runID = runID
-        self.visit = visit
+        runID = steps.runID
+        visit = steps.visit
+        self.steps = steps
+    }
+
+    /// Runs a unit of work once per visit: its output is journaled as soon as it
+    /// completes, and a run that comes back here after a crash gets that output
+    /// without running `body` again (a model call is never paid for twice). A step
+    /// that was in flight at a crash runs again with the same idempotency key.
+    ///
+    /// ```swift
+    /// let stock = try await run.step("check-inventory") { attempt in
+    ///     try await erp.stock(run.context.orderID, idempotencyKey: attempt.idempotencyKey)
+    /// }
+    /// ```
+    /// After its last attempt fails the step throws ``StepFailure``; let it propagate
+    /// and the state's error transition is taken (or the run fails).
+    nonisolated(nonsending) public func step<Output: Codable & Sendable>(
+        _ name: String, retry: RetryPolicy = .default, _ body: (StepAttempt) async throws -> Output
+    ) async throws -> Output {
+        try await steps.step(name, retry: retry, body)
     }
 }

@@ -34,9 +34,10 @@ public struct RunStore: Sendable {
             let inserted = try await connection.query("""
                 WITH inserted AS (
                     INSERT INTO baton.runs (id, workflow, version, business_key, state, status, visit, context, seq,
-                                            waiting_for, wake_at, finished_at)
+                                            waiting_for, timeout_at, wake_at, finished_at)
                     VALUES (\(runID), \(W.name), \(W.version), \(businessKey), \(row.state), \(row.status), \(row.visit),
                             \(row.context)::jsonb, \(result.records.count), \(row.waitingFor)::jsonb,
+                            baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
                             baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
                             CASE WHEN \(row.isFinal) THEN baton.current_time() END)
                     ON CONFLICT (workflow, business_key) DO NOTHING
@@ -85,36 +86,65 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// What a committed transition found on the run.
+    public struct Committed: Sendable, Hashable {
+        /// Set when someone asked for the run to be cancelled; the next transition cancels it.
+        public let cancelReason: String?
+    }
+
     /// Journals a transition and moves the run, if this worker still holds its lease
-    /// and its newest journal entry is `expectedSeq`. Returns false, having written
-    /// nothing, when fenced out.
+    /// and its newest journal entry is `expectedSeq`. Returns nil, having written
+    /// nothing, when fenced out. `event` is the inbox entry the transition consumes:
+    /// it is marked consumed by the same statement, and its payload journaled.
     public func commit<W: Workflow>(
-        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context
-    ) async throws -> Bool {
-        let row = RowChange(result.position, context: try Self.encode(context))
+        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context, consuming event: InboxEvent? = nil
+    ) async throws -> Committed? {
+        let finishedWith = result.records.last { $0.kind == .runFinished }?.error
+        let row = RowChange(result.position, context: try Self.encode(context), error: finishedWith)
         return try await pool.withConnection { connection in
             let written = try await connection.query("""
                 WITH moved AS (
                     UPDATE baton.runs SET
                         state = \(row.state), status = \(row.status), visit = \(row.visit), context = \(row.context)::jsonb,
                         seq = seq + \(result.records.count), waiting_for = \(row.waitingFor)::jsonb,
+                        timeout_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
                         wake_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
                         finished_at = CASE WHEN \(row.isFinal) THEN baton.current_time() END,
                         lease_owner = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_owner END,
                         lease_expires_at = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_expires_at END,
-                        updated_at = baton.current_time()
+                        error = \(row.error), updated_at = baton.current_time()
                     WHERE id = \(runID) AND seq = \(expectedSeq)
                       AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
-                    RETURNING id
+                    RETURNING id, cancel_reason
+                ), consumed AS (
+                    UPDATE baton.events SET consumed_seq = \(expectedSeq) + 1
+                    WHERE id = \(event?.id) AND run_id = \(runID) AND consumed_seq IS NULL AND EXISTS (SELECT 1 FROM moved)
+                ), journaled AS (
+                    INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
+                    SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
+                           entry.reason, entry.error,
+                           CASE WHEN entry.kind = 'event-received' THEN \(event?.payload)::jsonb END, \(workerID)
+                    FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
+                        AS (kind text, "from" text, "to" text, reason text, error text))
+                        WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
+                    RETURNING seq
                 )
-                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, worker_id)
-                SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
-                       entry.reason, entry.error, \(workerID)
-                FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
-                    AS (kind text, "from" text, "to" text, reason text, error text))
-                    WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
+                SELECT (SELECT count(*) FROM journaled), cancel_reason FROM moved
                 """)
-            return written.affectedRows == result.records.count && written.affectedRows > 0
+            guard let row = written.first, try row.decode(Int.self, at: 0) == result.records.count else { return nil }
+            return Committed(cancelReason: try row.decode(String?.self, at: 1))
+        }
+    }
+
+    /// Gives up this worker's lease on a run that now waits: it sleeps until its
+    /// timeout, or wakes at once if an event arrived since the worker claimed it.
+    public func release(_ run: StoredRun, expectedSeq: Int) async throws {
+        try await pool.withConnection { connection in
+            try await connection.query("""
+                UPDATE baton.runs SET lease_owner = NULL, lease_expires_at = NULL,
+                    wake_at = CASE WHEN events_received = \(run.eventsReceived) THEN timeout_at ELSE baton.current_time() END
+                WHERE id = \(run.id) AND seq = \(expectedSeq) AND lease_owner = \(workerID)
+                """)
         }
     }
 
@@ -130,7 +160,7 @@ public struct RunStore: Sendable {
     public func journal(of id: UUID) async throws -> [StoredJournalEntry] {
         try await pool.withConnection { connection in
             try await connection.query("""
-                SELECT seq, kind, state_from, state_to, reason, error, worker_id, recorded_at
+                SELECT seq, kind, state_from, state_to, reason, error, worker_id, recorded_at, step_name
                 FROM baton.journal WHERE run_id = \(id) ORDER BY seq
                 """).map { row in
                 guard let kind = JournalRecord.Kind(rawValue: try row.decode(String.self, at: 1)) else {
@@ -140,7 +170,8 @@ public struct RunStore: Sendable {
                     seq: try row.decode(Int.self, at: 0),
                     record: JournalRecord(
                         kind, from: try row.decode(String?.self, at: 2), to: try row.decode(String?.self, at: 3),
-                        reason: try row.decode(String?.self, at: 4), error: try row.decode(String?.self, at: 5)
+                        reason: try row.decode(String?.self, at: 4), error: try row.decode(String?.self, at: 5),
+                        step: try row.decode(String?.self, at: 8)
                     ),
                     workerID: try row.decode(String?.self, at: 6),
                     recordedAt: try row.decode(Date.self, at: 7)
@@ -178,8 +209,11 @@ private struct RowChange {
     /// Seconds until the run wakes by itself (sleep or timeout), or nil.
     let wakeAfterSeconds: Double?
     let isFinal: Bool
+    /// The error a failed or cancelled run ended with.
+    let error: String?
 
-    init<W: Workflow>(_ position: RunPosition<W>, context: String) {
+    init<W: Workflow>(_ position: RunPosition<W>, context: String, error: String? = nil) {
+        self.error = error
         state = position.state.rawValue
         visit = position.visit
         self.context = context

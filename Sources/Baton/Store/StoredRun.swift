@@ -18,10 +18,15 @@ public struct StoredRun: Sendable, Hashable {
     public let leaseOwner: String?
     public let cancelReason: String?
     public let error: String?
+    /// Whether the run's timeout or sleep has ended, by the database's clock.
+    public let isTimeoutDue: Bool
+    /// How many events were sent to the run so far.
+    public let eventsReceived: Int
 
     /// The columns ``init(row:)`` reads, in order, for `SELECT … FROM baton.runs`.
     static let columns = """
-        id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error
+        id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error,
+        coalesce(timeout_at <= baton.current_time(), false), events_received
         """
 
     init(row: PostgresRow) throws {
@@ -37,6 +42,8 @@ public struct StoredRun: Sendable, Hashable {
         leaseOwner = try row.decode(String?.self, at: 9)
         cancelReason = try row.decode(String?.self, at: 10)
         error = try row.decode(String?.self, at: 11)
+        isTimeoutDue = try row.decode(Bool.self, at: 12)
+        eventsReceived = try row.decode(Int.self, at: 13)
     }
 
     /// The context, decoded as `W.Context`.

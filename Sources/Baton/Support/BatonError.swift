@@ -21,6 +21,8 @@ public struct BatonError: Error, Sendable, CustomStringConvertible {
         public static let process = Code("process")
         /// A stored run does not match the definition it names (unknown state or journal kind).
         public static let storedRun = Code("stored run")
+        /// A request names something that does not exist or can't take it (an event for a finished run).
+        public static let invalidRequest = Code("invalid request")
         /// The configuration (environment variables) is invalid.
         public static let configuration = Code("configuration")
     }

@@ -6,6 +6,8 @@ public struct JournalRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     /// What happened. These are the journal's `kind` values.
     public enum Kind: String, Sendable, Hashable, Codable {
         case runStarted = "run-started"
+        case stepCompleted = "step-completed"
+        case stepFailed = "step-failed"
         case eventReceived = "event-received"
         case timerFired = "timer-fired"
         case transition
@@ -21,17 +23,20 @@ public struct JournalRecord: Sendable, Hashable, Codable, CustomStringConvertibl
     public var reason: String?
     /// The error that caused a failure, if any.
     public var error: String?
+    /// The step's name, for step entries.
+    public var step: String?
 
-    public init(_ kind: Kind, from: String? = nil, to: String? = nil, reason: String? = nil, error: String? = nil) {
+    public init(_ kind: Kind, from: String? = nil, to: String? = nil, reason: String? = nil, error: String? = nil, step: String? = nil) {
         self.kind = kind
         self.from = from
         self.to = to
         self.reason = reason
         self.error = error
+        self.step = step
     }
 
     /// One line, as golden journals and `baton show` print it:
-    /// `transition assess -> plan (returned)`.
+    /// `transition assess -> plan (returned)`, `step-completed assess [check-stock]`.
     public var description: String {
         var line = kind.rawValue
         switch (from, to) {
@@ -40,6 +45,7 @@ public struct JournalRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         case let (from?, nil): line += " \(from)"
         case (nil, nil): break
         }
+        if let step { line += " [\(step)]" }
         if let reason { line += " (\(reason))" }
         if let error { line += ": \(error)" }
         return line

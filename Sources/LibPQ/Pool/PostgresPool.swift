@@ -32,6 +32,7 @@ public actor PostgresPool {
     ///
     /// `body` prefers the connection's thread as its task executor, so its statements
     /// run without a thread switch each (a nonisolated `body` runs on that thread).
+    @discardableResult
     nonisolated(nonsending) public func withConnection<Result>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {

@@ -1,0 +1,217 @@
+import Baton
+import BatonTesting
+import Foundation
+import LibPQ
+import Synchronization
+import Testing
+
+/// How many times each step body ran, by idempotency key.
+let stepExecutions = Mutex<[String: Int]>([:])
+
+/// Holds a paused action until the test lets it go on.
+let pausedAction = Gate()
+
+actor Gate {
+    private var waiters: [String: CheckedContinuation<Void, Never>] = [:]
+    private var opened: Set<String> = []
+    private var arrived: Set<String> = []
+
+    func wait(_ key: String) async {
+        arrived.insert(key)
+        if opened.contains(key) { return }
+        await withCheckedContinuation { waiters[key] = $0 }
+    }
+
+    func hasArrived(_ key: String) -> Bool { arrived.contains(key) }
+
+    func open(_ key: String) {
+        opened.insert(key)
+        waiters.removeValue(forKey: key)?.resume()
+    }
+}
+
+struct Unavailable: Error, CustomStringConvertible {
+    var description: String { "ERP unavailable" }
+}
+
+/// Reserve stock (a step), wait for a carrier (an event, with a timeout), ship (a
+/// step), cool down (a timer), done.
+struct Fulfilment: Workflow {
+    static let name = "fulfilment"
+    static let version = 1
+    struct Context: Codable, Sendable {
+        var orderID: String
+        var failReserve = false
+        var pauseAfterReserve = false
+        var reserved: Int?
+        var label: String?
+    }
+    enum State: String, WorkflowState { case reserve, awaitCarrier, ship, cooldown, done, failed, cancelled }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .reserve) {
+            Action(.reserve, to: .awaitCarrier, onError: .failed) { run in
+                let units = try await run.step("reserve-stock", retry: RetryPolicy(maxAttempts: 2, initialInterval: .milliseconds(1))) { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    if run.context.failReserve { throw Unavailable() }
+                    return 3
+                }
+                if run.context.pauseAfterReserve { await pausedAction.wait(run.context.orderID) }
+                run.context.reserved = units
+                return .awaitCarrier
+            }
+            Wait(.awaitCarrier, on: ["carrier-booked": .ship], timeout: .after(.seconds(3600), goto: .cancelled))
+            Action(.ship, to: .cooldown) { run in
+                run.context.label = try await run.step("print-label") { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    return "LBL-\(run.context.orderID)"
+                }
+                return .cooldown
+            }
+            Sleep(.cooldown, for: .seconds(60), then: .done)
+            Terminal(.done)
+            Terminal(.failed, outcome: .failed)
+            Terminal(.cancelled, outcome: .cancelled)
+        }
+    }
+}
+
+@Suite("Driving runs: steps, events, timers, cancellation, fencing", .tags(.database))
+struct RunDriverTests {
+    let versions = [(name: Fulfilment.name, version: Fulfilment.version)]
+
+    func claimAndDrive(_ store: RunStore) async throws -> RunDriver.Stop? {
+        guard let run = try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first else { return nil }
+        return try await RunDriver(store: store).drive(Fulfilment.self, run)
+    }
+
+    func journal(_ store: RunStore, _ id: UUID) async throws -> [String] {
+        try await store.journal(of: id).map(\.record.description)
+    }
+
+    func executions(_ id: UUID, visit: Int, _ step: String) -> Int {
+        stepExecutions.withLock { $0["\(id.uuidString.lowercased()):\(visit):\(step)"] ?? 0 }
+    }
+
+    @Test func aRunGoesThroughStepsAnEventAndATimerToTheEnd() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-1")).runID
+            #expect(try await claimAndDrive(store) == .waiting)
+            #expect(try await claimAndDrive(store) == nil)  // waiting runs are not claimable
+            try await store.send("carrier-booked", to: id, payload: #"{"carrier": "DHL"}"#)
+            #expect(try await claimAndDrive(store) == .waiting)  // now sleeping in cooldown
+            let later = try await clockwork.store(at: "2 minutes")
+            #expect(try await claimAndDrive(later) == .finished(.succeeded))
+            #expect(try await journal(store, id) == [
+                "run-started reserve",
+                "step-completed reserve [reserve-stock]",
+                "transition reserve -> awaitCarrier (returned)",
+                "event-received awaitCarrier (carrier-booked)",
+                "transition awaitCarrier -> ship (carrier-booked)",
+                "step-completed ship [print-label]",
+                "transition ship -> cooldown (returned)",
+                "timer-fired cooldown (slept)",
+                "transition cooldown -> done (slept)",
+                "run-finished done (succeeded)",
+            ])
+            let run = try #require(try await store.run(id))
+            let context = try run.decodeContext(as: Fulfilment.self)
+            #expect((context.reserved, context.label) == (3, "LBL-A-1"))
+            #expect(executions(id, visit: 1, "reserve-stock") == 1)
+            #expect(executions(id, visit: 3, "print-label") == 1)
+            let payload = try await clockwork.connection.query("""
+                SELECT payload->>'carrier' FROM baton.journal WHERE run_id = \(id) AND kind = 'event-received'
+                """).scalar(String.self)
+            #expect(payload == "DHL")
+        }
+    }
+
+    @Test func anEventSentBeforeTheRunWaitsIsKeptAndConsumedOnce() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-2")).runID
+            try await store.send("carrier-booked", to: id)
+            try await store.send("carrier-booked", to: id)
+            #expect(try await claimAndDrive(store) == .waiting)
+            #expect(try await journal(store, id).contains("transition awaitCarrier -> ship (carrier-booked)"))
+            let inbox = try await clockwork.connection.query("""
+                SELECT count(*) FILTER (WHERE consumed_seq IS NOT NULL), count(*) FILTER (WHERE consumed_seq IS NULL)
+                FROM baton.events WHERE run_id = \(id)
+                """)[0]
+            #expect(try inbox.decode(Int.self, at: 0) == 1)
+            #expect(try inbox.decode(Int.self, at: 1) == 1)
+        }
+    }
+
+    @Test func aStepThatFailsItsLastAttemptTakesTheErrorTransition() async throws {
+        try await withMigratedStore { store, _ in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-3", failReserve: true)).runID
+            #expect(try await claimAndDrive(store) == .finished(.failed))
+            #expect(try await journal(store, id) == [
+                "run-started reserve",
+                "step-failed reserve [reserve-stock]: ERP unavailable",
+                "transition reserve -> failed (error): step reserve-stock failed after 2 attempts: ERP unavailable",
+                "run-finished failed (failed)",
+            ])
+            // Both attempts carried the same idempotency key.
+            #expect(executions(id, visit: 1, "reserve-stock") == 2)
+        }
+    }
+
+    @Test func aWaitWhoseTimeoutPassesTakesTheTimeoutTransition() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-4")).runID
+            #expect(try await claimAndDrive(store) == .waiting)
+            #expect(try await claimAndDrive(try await clockwork.store(at: "59 minutes")) == nil)
+            #expect(try await claimAndDrive(try await clockwork.store(at: "61 minutes")) == .finished(.cancelled))
+            #expect(try await journal(store, id).suffix(3) == [
+                "timer-fired awaitCarrier (timeout)",
+                "transition awaitCarrier -> cancelled (timeout)",
+                "run-finished cancelled (cancelled)",
+            ])
+        }
+    }
+
+    @Test func cancellingAWaitingRunAndRefusingWorkForAFinishedOne() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-5")).runID
+            #expect(try await claimAndDrive(store) == .waiting)
+            try await store.requestCancel(id, reason: "customer withdrew")
+            #expect(try await claimAndDrive(store) == .finished(.cancelled))
+            #expect(try await journal(store, id).last == "run-finished awaitCarrier (cancelled): customer withdrew")
+            let journalLength = try await journal(store, id).count
+            let lateEvent = await #expect(throws: BatonError.self) { try await store.send("carrier-booked", to: id) }
+            #expect(lateEvent?.message == "run \(id) has finished (cancelled); it takes no more events")
+            await #expect(throws: BatonError.self) { try await store.requestCancel(id, reason: "again") }
+            await #expect(throws: BatonError.self) { try await store.send("carrier-booked", to: UUID()) }
+            #expect(try await journal(store, id).count == journalLength)
+            let events = try await clockwork.connection.query("SELECT count(*) FROM baton.events").scalar(Int.self)
+            #expect(events == 0)
+        }
+    }
+
+    @Test func aWorkerThatLostItsLeaseIsFencedOutAndTheJournaledStepIsNotRunAgain() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-6", pauseAfterReserve: true)).runID
+            // Worker a journals the step, then stalls before its transition.
+            let stalled = Task { try await claimAndDrive(store) }
+            while !(await pausedAction.hasArrived("A-6")) { try await Task.sleep(for: .milliseconds(10)) }
+            // Its lease runs out and worker b takes the run over.
+            let takeover = try await clockwork.store(at: "1 minute", worker: "b")
+            let claimed = try #require(try await takeover.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
+            // Worker a wakes up: its transition is refused and it stops.
+            await pausedAction.open("A-6")
+            #expect(try await stalled.value == .fencedOut)
+            // Worker b gets the step's output from the journal and finishes the visit.
+            #expect(try await RunDriver(store: takeover).drive(Fulfilment.self, claimed) == .waiting)
+            #expect(executions(id, visit: 1, "reserve-stock") == 1)
+            let entries = try await store.journal(of: id)
+            #expect(entries.map(\.record.description) == [
+                "run-started reserve",
+                "step-completed reserve [reserve-stock]",
+                "transition reserve -> awaitCarrier (returned)",
+            ])
+            #expect(entries.map(\.workerID) == ["a", "a", "b"])
+            #expect(entries.map(\.seq) == [1, 2, 3])
+        }
+    }
+}
