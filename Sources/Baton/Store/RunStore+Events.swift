@@ -31,6 +31,7 @@ extension RunStore {
                         wake_at = CASE WHEN status = 'waiting' AND waiting_for ? \(name) THEN baton.current_time() ELSE wake_at END
                     WHERE id = \(runID)
                     """)
+                try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')")
             }
         }
     }
@@ -57,7 +58,7 @@ extension RunStore {
                 UPDATE baton.runs SET cancel_reason = \(reason),
                     wake_at = CASE WHEN status = 'waiting' THEN baton.current_time() ELSE wake_at END
                 WHERE id = \(runID) AND status IN ('runnable', 'waiting')
-                RETURNING id
+                RETURNING id, pg_notify(\(Self.readyChannel), '')
                 """)
             guard updated.isEmpty else { return }
             let status = try await connection.query("SELECT status FROM baton.runs WHERE id = \(runID)").first?.decode(String.self, at: 0)

@@ -12,6 +12,10 @@ public struct RunStore: Sendable {
     /// The worker this store writes as: lease owner and `worker_id` in the journal.
     public let workerID: String
 
+    /// The channel `NOTIFY`'d when a run becomes ready for a worker (started, or an
+    /// awaited event or cancel request arrived), so idle workers wake at once.
+    public static let readyChannel = "baton_runs"
+
     public init(pool: PostgresPool, workerID: String) {
         self.pool = pool
         self.workerID = workerID
@@ -48,8 +52,10 @@ public struct RunStore: Sendable {
                     FROM inserted, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
                         AS (kind text, "from" text, "to" text, reason text, error text))
                         WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
+                ), notified AS (
+                    SELECT pg_notify(\(Self.readyChannel), '') FROM inserted WHERE \(row.status) = 'runnable'
                 )
-                SELECT id FROM inserted
+                SELECT id FROM inserted, (SELECT count(*) FROM notified) AS wake
                 """)
             if !inserted.isEmpty { return Started(runID: runID, created: true) }
             // The key was taken, perhaps by a start that committed after this statement
@@ -145,6 +151,20 @@ public struct RunStore: Sendable {
                     wake_at = CASE WHEN events_received = \(run.eventsReceived) THEN timeout_at ELSE baton.current_time() END
                 WHERE id = \(run.id) AND seq = \(expectedSeq) AND lease_owner = \(workerID)
                 """)
+        }
+    }
+
+    /// Extends this worker's leases on `runs` by `lease` from now; returns the runs it
+    /// still holds (a run missing from the answer was taken over or finished).
+    public func renewLeases(_ runs: [UUID], lease: Duration) async throws -> Set<UUID> {
+        guard !runs.isEmpty else { return [] }
+        return try await pool.withConnection { connection in
+            Set(try await connection.query("""
+                UPDATE baton.runs SET lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
+                WHERE lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
+                  AND id IN (SELECT jsonb_array_elements_text(\(try Self.encode(runs.map(\.uuidString)))::jsonb)::uuid)
+                RETURNING id
+                """).map { try $0.decode(UUID.self, at: 0) })
         }
     }
 

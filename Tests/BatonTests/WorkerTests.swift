@@ -1,0 +1,94 @@
+import Baton
+import BatonTesting
+import Foundation
+import LibPQ
+import Logging
+import Testing
+
+/// Three action states, one step each.
+struct Relay: Workflow {
+    static let name = "relay"
+    static let version = 1
+    struct Context: Codable, Sendable { var legs: [String] = [] }
+    enum State: String, WorkflowState { case first, second, third, done }
+
+    static func leg(_ name: String, then next: State) -> ActionBody<Relay> {
+        { run in
+            let leg = try await run.step(name) { attempt in
+                stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                return name
+            }
+            run.context.legs.append(leg)
+            return next
+        }
+    }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .first) {
+            Action(.first, to: .second, body: leg("first", then: .second))
+            Action(.second, to: .third, body: leg("second", then: .third))
+            Action(.third, to: .done, body: leg("third", then: .done))
+            Terminal(.done)
+        }
+    }
+}
+
+@Suite("Workers", .tags(.database))
+struct WorkerTests {
+    func registry() throws -> WorkflowRegistry {
+        var registry = WorkflowRegistry()
+        try registry.register(Relay.self)
+        return registry
+    }
+
+    /// Polls until `condition` holds, for up to `limit`; returns whether it did.
+    func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    func unfinished(_ connection: PostgresConnection) async throws -> Int {
+        try await connection.query("SELECT count(*) FROM baton.runs WHERE status IN ('runnable', 'waiting')").scalar(Int.self)
+    }
+
+    @Test func twoWorkersDriveEveryRunToItsEndAndRunEachStepOnce() async throws {
+        try await withMigratedStore { store, clockwork in
+            var ids: [UUID] = []
+            for _ in 0..<40 { ids.append(try await store.start(Relay.self, context: .init()).runID) }
+            let workers = try ["w1", "w2"].map {
+                Worker(store: RunStore(pool: store.pool, workerID: $0), registry: try registry(),
+                       configuration: .init(concurrency: 4, pollInterval: .milliseconds(200)), logger: Logger(label: "test"))
+            }
+            let running = workers.map { worker in Task { try await worker.run() } }
+            #expect(try await eventually { try await unfinished(clockwork.connection) == 0 })
+            running.forEach { $0.cancel() }
+            for task in running { try await task.value }
+            let outcomes = try await clockwork.connection.query("SELECT status, count(*) FROM baton.runs GROUP BY status")
+            #expect(try outcomes.map { "\(try $0.decode(String.self, at: 0)) \(try $0.decode(Int.self, at: 1))" } == ["succeeded 40"])
+            for id in ids {
+                for (visit, leg) in [(1, "first"), (2, "second"), (3, "third")] {
+                    #expect(stepExecutions.withLock { $0["\(id.uuidString.lowercased()):\(visit):\(leg)"] } == 1)
+                }
+                #expect(try await store.run(id).map { try $0.decodeContext(as: Relay.self).legs } == ["first", "second", "third"])
+            }
+        }
+    }
+
+    @Test func anIdleWorkerWakesOnNotificationNotOnItsPollInterval() async throws {
+        try await withMigratedStore { store, clockwork in
+            let worker = Worker(store: store, registry: try registry(),
+                                configuration: .init(concurrency: 2, pollInterval: .seconds(600)), logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            try await Task.sleep(for: .milliseconds(300))  // let it go idle
+            let id = try await store.start(Relay.self, context: .init()).runID
+            #expect(try await eventually(within: .seconds(20)) { try await store.run(id)?.status == "succeeded" })
+            running.cancel()
+            try await running.value
+            #expect(try await unfinished(clockwork.connection) == 0)
+        }
+    }
+}
