@@ -28,10 +28,11 @@ let package = Package(
             plugins: ["EmbedSchema"]
         ),
         .target(name: "BatonTesting", dependencies: ["Baton", "LibPQ"]),
+        .target(name: "BatonExamples", dependencies: ["Baton"]),
         .executableTarget(
             name: "BatonCLI",
             dependencies: [
-                "Baton", "LibPQ",
+                "Baton", "BatonExamples", "LibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -47,7 +48,7 @@ let package = Package(
             dependencies: ["BatonSchemaEmbedder"]
         ),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "BatonTesting"]),
-        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonTesting", "LibPQ"]),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonExamples", "BatonTesting", "LibPQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,7 +13,7 @@ struct BatonCommand: AsyncParsableCommand {
             in the working directory, created and started on first use.
             """,
         version: Baton.version,
-        subcommands: [MigrateCommand.self, DatabaseCommand.self, VersionCommand.self]
+        subcommands: [MigrateCommand.self, WorkerCommand.self, DatabaseCommand.self, VersionCommand.self]
     )
 
     static func main() async {

@@ -34,6 +34,16 @@ public struct BatonProcess: Sendable {
         self.environment = environment
     }
 
+    /// Starts the process without waiting for it (a worker, to be signalled later);
+    /// its output goes to `log`.
+    package func start(log: String) throws -> ChildProcess {
+        try ChildProcess.spawn(
+            Self.executable.path, arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+            standardOutput: log, standardError: log
+        )
+    }
+
     /// Runs to completion and returns what it printed.
     public func run() async throws -> Result {
         let folder = FileManager.default.temporaryDirectory.appending(path: "baton-process-\(UUID().uuidString)")

@@ -1,0 +1,58 @@
+import Baton
+import Foundation
+
+/// Ten action states, one step each: the workload of the crash tests and benchmarks.
+///
+/// Each step can take `stepMilliseconds` (so a crash lands mid-run) and, when
+/// `BATON_STEP_LOG` names a file, appends `idempotency-key<TAB>microseconds since 1970`
+/// to it as it starts, so a test can prove no journaled step ran again.
+public struct TenSteps: Workflow {
+    public static let name = "ten-steps"
+    public static let version = 1
+
+    public struct Context: Codable, Sendable {
+        public var stepMilliseconds: Int
+        public var completed: Int
+
+        public init(stepMilliseconds: Int = 0, completed: Int = 0) {
+            self.stepMilliseconds = stepMilliseconds
+            self.completed = completed
+        }
+    }
+
+    public enum State: String, WorkflowState {
+        case step1, step2, step3, step4, step5, step6, step7, step8, step9, step10, done
+    }
+
+    public static var definition: Definition<Self> {
+        Definition(initial: .step1) {
+            for (state, next) in zip(State.allCases.dropLast(), State.allCases.dropFirst()) {
+                Action(state, to: next) { run in
+                    let milliseconds = run.context.stepMilliseconds
+                    run.context.completed = try await run.step(state.rawValue) { attempt in
+                        StepLog.record(attempt.idempotencyKey)
+                        if milliseconds > 0 { try await Task.sleep(for: .milliseconds(milliseconds)) }
+                        return run.context.completed + 1
+                    }
+                    return next
+                }
+            }
+            Terminal(.done)
+        }
+    }
+}
+
+/// Appends step executions to the file `BATON_STEP_LOG` names, if any.
+enum StepLog {
+    static let path = ProcessInfo.processInfo.environment["BATON_STEP_LOG"].flatMap { $0.isEmpty ? nil : $0 }
+
+    static func record(_ key: String) {
+        guard let path else { return }
+        let micros = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let line = Array("\(key)\t\(micros)\n".utf8)
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard descriptor >= 0 else { return }
+        _ = line.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        close(descriptor)
+    }
+}

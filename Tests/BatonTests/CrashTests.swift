@@ -1,0 +1,100 @@
+import Baton
+import BatonExamples
+import BatonTesting
+import Foundation
+import LibPQ
+import Testing
+
+@Suite("Crash recovery with real worker processes", .tags(.database, .process))
+struct CrashTests {
+    @Test func runsSurviveWorkersKilledAtRandomAndNoJournaledStepRunsAgain() async throws {
+        try await withMigratedStore { store, clockwork in
+            let connection = clockwork.connection
+            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-crash-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let stepLog = folder.appending(path: "steps.log").path
+
+            let runCount = 200
+            for _ in 0..<runCount {
+                _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 15))
+            }
+            let worker = BatonProcess(
+                ["worker", "--concurrency", "8", "--lease-seconds", "1", "--poll-milliseconds", "100"],
+                environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_STEP_LOG": stepLog]
+            )
+            var started = 0
+            func startWorker() throws -> ChildProcess {
+                started += 1
+                return try worker.start(log: folder.appending(path: "worker-\(started).log").path)
+            }
+            var workers = try (0..<3).map { _ in try startWorker() }
+
+            // Kill a random worker at random moments, and start a replacement each time.
+            var kills = 0
+            while kills < 20 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 50...250)))
+                let victim = workers.remove(at: Int.random(in: 0..<workers.count))
+                kill(victim.pid, SIGKILL)
+                _ = await victim.exitStatus()
+                kills += 1
+                workers.append(try startWorker())
+            }
+            let unfinishedAtLastKill = try await unfinished(connection)
+
+            let deadline = ContinuousClock.now + .seconds(120)
+            while try await unfinished(connection) > 0, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            for survivor in workers { kill(survivor.pid, SIGTERM) }
+            for survivor in workers { #expect(await survivor.exitStatus() == 0, "a worker did not stop cleanly on SIGTERM") }
+
+            // The kills landed while there was work to take over.
+            #expect(unfinishedAtLastKill > 0)
+            // Every run reached the end it would have reached without the crashes.
+            let statuses = try await connection.query("SELECT status, count(*) FROM baton.runs GROUP BY status ORDER BY status")
+                .map { "\(try $0.decode(String.self, at: 0)) \(try $0.decode(Int.self, at: 1))" }
+            #expect(statuses == ["succeeded \(runCount)"])
+            let completedSteps = try await connection.query("""
+                SELECT count(*) FROM baton.runs WHERE (context->>'completed')::int <> 10
+                """).scalar(Int.self)
+            #expect(completedSteps == 0)
+            // Every journal is gap-free and ends at the run's seq.
+            let gaps = try await connection.query("""
+                SELECT count(*) FROM baton.runs r
+                JOIN (SELECT run_id, count(*) AS entries, max(seq) AS last FROM baton.journal GROUP BY run_id) j ON j.run_id = r.id
+                WHERE j.entries <> j.last OR j.last <> r.seq
+                """).scalar(Int.self)
+            #expect(gaps == 0)
+            #expect(try await connection.query("SELECT count(*) FROM baton.step_outputs").scalar(Int.self) == runCount * 10)
+            // No step whose output was journaled ran again: no execution started after it.
+            let executions = try String(contentsOfFile: stepLog, encoding: .utf8).split(separator: "\n")
+            let rerunsAfterJournaling = try await connection.query("""
+                SELECT count(*) FROM jsonb_to_recordset(\(try encodedExecutions(executions))::jsonb) AS e(key text, micros bigint)
+                JOIN baton.step_outputs o
+                  ON e.key = lower(o.run_id::text) || ':' || o.visit || ':' || o.step_name
+                WHERE to_timestamp(e.micros / 1e6) > o.completed_at
+                """).scalar(Int.self)
+            #expect(rerunsAfterJournaling == 0)
+            #expect(executions.count >= runCount * 10)
+            print("crash test: \(kills) SIGKILLs, \(started) worker processes, \(executions.count) step executions for \(runCount * 10) steps")
+        }
+    }
+
+    func unfinished(_ connection: PostgresConnection) async throws -> Int {
+        try await connection.query("SELECT count(*) FROM baton.runs WHERE status IN ('runnable', 'waiting')").scalar(Int.self)
+    }
+
+    func encodedExecutions(_ lines: [Substring]) throws -> String {
+        struct Execution: Encodable {
+            let key: String
+            let micros: Int64
+        }
+        let executions = lines.compactMap { line -> Execution? in
+            let fields = line.split(separator: "\t")
+            guard fields.count == 2, let micros = Int64(fields[1]) else { return nil }
+            return Execution(key: String(fields[0]), micros: micros)
+        }
+        return String(decoding: try JSONEncoder().encode(executions), as: UTF8.self)
+    }
+}
