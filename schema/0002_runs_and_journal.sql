@@ -71,6 +71,8 @@ CREATE TABLE baton.journal (
     reason       text,
     step_name    text,
     attempt      integer CHECK (attempt > 0),
+    -- run-started and transition: the context after it; step-completed: the output;
+    -- event-received: the event's data.
     payload      jsonb,
     error        text,
     duration_ms  double precision CHECK (duration_ms >= 0),

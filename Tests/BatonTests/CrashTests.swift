@@ -77,6 +77,10 @@ struct CrashTests {
                 """).scalar(Int.self)
             #expect(rerunsAfterJournaling == 0)
             #expect(executions.count >= runCount * 10)
+            // Each run row is still the fold of its journal.
+            let verification = try await store.verify()
+            #expect(verification.runs == runCount)
+            #expect(verification.mismatches.isEmpty)
             print("crash test: \(kills) SIGKILLs, \(started) worker processes, \(executions.count) step executions for \(runCount * 10) steps")
         }
     }

@@ -123,6 +123,23 @@ struct RunDriverTests {
                 SELECT payload->>'carrier' FROM baton.journal WHERE run_id = \(id) AND kind = 'event-received'
                 """).scalar(String.self)
             #expect(payload == "DHL")
+            let verification = try await store.verify()
+            #expect(verification.runs == 1)
+            #expect(verification.mismatches.isEmpty)
+        }
+    }
+
+    @Test func verifyReportsARunRowThatIsNotTheFoldOfItsJournal() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-7")).runID
+            #expect(try await claimAndDrive(store) == .waiting)
+            #expect(try await store.verify(id).mismatches.isEmpty)
+            try await clockwork.connection.query("""
+                UPDATE baton.runs SET state = 'ship', context = jsonb_set(context, '{reserved}', '99') WHERE id = \(id)
+                """)
+            let mismatches = try await store.verify(id).mismatches
+            #expect(mismatches.map(\.field) == ["state", "context"])
+            #expect(mismatches.first?.description == "run \(id): state is ship in baton.runs but awaitCarrier by its journal")
         }
     }
 

@@ -47,8 +47,9 @@ public struct RunStore: Sendable {
                     ON CONFLICT (workflow, business_key) DO NOTHING
                     RETURNING id
                 ), journaled AS (
-                    INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, worker_id)
-                    SELECT inserted.id, entry.ordinality, entry.kind, entry.state_from, entry.state_to, entry.reason, entry.error, \(workerID)
+                    INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
+                    SELECT inserted.id, entry.ordinality, entry.kind, entry.state_from, entry.state_to, entry.reason, entry.error,
+                           CASE WHEN entry.kind = 'run-started' THEN \(row.context)::jsonb END, \(workerID)
                     FROM inserted, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
                         AS (kind text, "from" text, "to" text, reason text, error text))
                         WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
@@ -129,7 +130,9 @@ public struct RunStore: Sendable {
                     INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
                     SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
                            entry.reason, entry.error,
-                           CASE WHEN entry.kind = 'event-received' THEN \(event?.payload)::jsonb END, \(workerID)
+                           CASE entry.kind WHEN 'event-received' THEN \(event?.payload)::jsonb
+                                           WHEN 'transition' THEN \(row.context)::jsonb END,
+                           \(workerID)
                     FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
                         AS (kind text, "from" text, "to" text, reason text, error text))
                         WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
