@@ -13,7 +13,10 @@ struct BatonCommand: AsyncParsableCommand {
             in the working directory, created and started on first use.
             """,
         version: Baton.version,
-        subcommands: [MigrateCommand.self, WorkerCommand.self, DatabaseCommand.self, VersionCommand.self]
+        subcommands: [
+            WorkflowsCommand.self, StartCommand.self, RunsCommand.self, ShowCommand.self, SendCommand.self, CancelCommand.self,
+            WorkerCommand.self, VerifyCommand.self, MigrateCommand.self, DatabaseCommand.self, VersionCommand.self,
+        ]
     )
 
     static func main() async {
@@ -32,6 +35,7 @@ struct BatonCommand: AsyncParsableCommand {
 
     /// Prints `error` where it belongs and returns the exit status for it.
     private static func report(_ error: any Error) -> Int32 {
+        if let exit = error as? ExitCode { return exit.rawValue }  // the command said what it had to
         switch exitCode(for: error) {
         case .success:
             print(fullMessage(for: error))

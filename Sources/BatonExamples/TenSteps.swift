@@ -18,6 +18,13 @@ public struct TenSteps: Workflow {
             self.stepMilliseconds = stepMilliseconds
             self.completed = completed
         }
+
+        /// Missing fields take their defaults, so `{}` starts a run.
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            stepMilliseconds = try container.decodeIfPresent(Int.self, forKey: .stepMilliseconds) ?? 0
+            completed = try container.decodeIfPresent(Int.self, forKey: .completed) ?? 0
+        }
     }
 
     public enum State: String, WorkflowState {
