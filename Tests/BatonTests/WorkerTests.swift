@@ -92,3 +92,42 @@ struct WorkerTests {
         }
     }
 }
+
+/// Version 2 of Relay: one step fewer.
+struct RelayV2: Workflow {
+    static let name = "relay"
+    static let version = 2
+    typealias Context = Relay.Context
+    enum State: String, WorkflowState { case first, done }
+    static var definition: Definition<Self> {
+        Definition(initial: .first) {
+            Action(.first, to: .done) { _ in .done }
+            Terminal(.done)
+        }
+    }
+}
+
+@Suite("Pinned versions", .tags(.database))
+struct PinnedVersionTests {
+    @Test func aWorkerWithOnlyVersion2LeavesAVersion1RunAlone() async throws {
+        try await withMigratedStore { store, clockwork in
+            let old = try await store.start(Relay.self, context: .init()).runID
+            let new = try await store.start(RelayV2.self, context: .init()).runID
+            var registry = WorkflowRegistry()
+            try registry.register(RelayV2.self)
+            let worker = Worker(store: store, registry: registry, configuration: .init(pollInterval: .milliseconds(100)), logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while try await store.run(new)?.status != "succeeded", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(300))  // a few more polls
+            running.cancel()
+            try await running.value
+            #expect(try await store.run(new)?.status == "succeeded")
+            let untouched = try #require(try await store.run(old))
+            #expect((untouched.state, untouched.status, untouched.seq, untouched.leaseOwner) == ("first", "runnable", 1, nil))
+            #expect(try await store.journal(of: old).count == 1)
+        }
+    }
+}
