@@ -102,3 +102,56 @@ struct CrashTests {
         return String(decoding: try JSONEncoder().encode(executions), as: UTF8.self)
     }
 }
+
+@Suite("Fencing with real worker processes", .tags(.database, .process))
+struct FencingTests {
+    @Test func aWorkerPausedPastItsLeaseIsRefusedWhenItResumes() async throws {
+        try await withMigratedStore { store, clockwork in
+            let connection = clockwork.connection
+            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-fencing-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            for _ in 0..<10 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 250)) }
+            let worker = BatonProcess(
+                ["worker", "--concurrency", "10", "--lease-seconds", "1", "--poll-milliseconds", "100"],
+                environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]
+            )
+            let pausedLog = folder.appending(path: "paused.log").path
+            let paused = try worker.start(log: pausedLog)
+            // Let it get going, then freeze it mid-step, past its lease.
+            while try await connection.query("SELECT count(*) FROM baton.step_outputs").scalar(Int.self) < 10 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(paused.pid, SIGSTOP)
+            try await Task.sleep(for: .milliseconds(1500))
+            let takeover = try worker.start(log: folder.appending(path: "takeover.log").path)
+            // Wait until the second worker has taken every run over, then wake the first.
+            while try await connection.query("""
+                SELECT count(*) FROM baton.runs WHERE status = 'runnable' AND lease_owner IS DISTINCT FROM \("\(ProcessInfo.processInfo.hostName)-\(takeover.pid)")
+                """).scalar(Int.self) > 0 {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            kill(paused.pid, SIGCONT)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while try await connection.query("SELECT count(*) FROM baton.runs WHERE status <> 'succeeded'").scalar(Int.self) > 0,
+                  ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            for process in [paused, takeover] { kill(process.pid, SIGTERM) }
+            for process in [paused, takeover] { _ = await process.exitStatus() }
+
+            #expect(try await connection.query("SELECT count(*) FROM baton.runs WHERE status = 'succeeded'").scalar(Int.self) == 10)
+            // Nothing was journaled twice: one completion per step, one transition per state.
+            let duplicated = try await connection.query("""
+                SELECT count(*) FROM (
+                    SELECT run_id, kind, state_from, step_name FROM baton.journal
+                    WHERE kind IN ('step-completed', 'transition') GROUP BY 1, 2, 3, 4 HAVING count(*) > 1) twice
+                """).scalar(Int.self)
+            #expect(duplicated == 0)
+            #expect(try await store.verify().mismatches.isEmpty)
+            // The paused worker did try, and was refused.
+            let log = try String(contentsOfFile: pausedLog, encoding: .utf8)
+            #expect(log.contains("fenced out"), "the paused worker's log: \(log)")
+        }
+    }
+}

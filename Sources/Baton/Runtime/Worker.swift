@@ -91,7 +91,11 @@ public final class Worker: Sendable {
         guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return }
         do {
             let stop = try await RunDriver(store: store).drive(workflow.workflowType, run)
-            logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
+            if stop == .fencedOut {
+                logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
+            } else {
+                logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
+            }
         } catch {
             // The lease runs out and the run is retried by whichever worker claims it next.
             logger.error("driving a run failed", metadata: ["run": .string(run.id.uuidString), "error": "\(error)"])
