@@ -1,4 +1,5 @@
 import Foundation
+import LibPQ
 
 /// What an action state's body works with: the run's context, which it may change,
 /// its steps, and which run and visit it is.
@@ -14,6 +15,8 @@ public struct ActionRun<W: Workflow>: Sendable {
     /// step's name, it makes the idempotency key external systems deduplicate by.
     public let visit: Int
     let steps: StepJournal
+    /// SQL to run inside the transition's transaction, in order.
+    private(set) var transitionWrites: [TransitionWrite] = []
 
     init(context: W.Context, steps: StepJournal) {
         self.context = context
@@ -34,9 +37,29 @@ public struct ActionRun<W: Workflow>: Sendable {
     /// ```
     /// After its last attempt fails the step throws ``StepFailure``; let it propagate
     /// and the state's error transition is taken (or the run fails).
+    /// Runs `write` inside the transaction that commits the transition this body
+    /// returns: the business rows it writes and the workflow's progress commit
+    /// together or not at all (a crash, a lost lease or a failing write leaves neither).
+    ///
+    /// ```swift
+    /// run.withinTransition { connection in
+    ///     try await connection.query("INSERT INTO shipments (order_id, carrier) VALUES (\(orderID), \(carrier))")
+    /// }
+    /// return .shipped
+    /// ```
+    /// The write runs when the transition commits, after the body has returned, and
+    /// not at all if the body throws. A write that throws fails the commit; the run is
+    /// retried by the next worker to claim it.
+    public mutating func withinTransition(_ write: @escaping TransitionWrite) {
+        transitionWrites.append(write)
+    }
+
     nonisolated(nonsending) public func step<Output: Codable & Sendable>(
         _ name: String, retry: RetryPolicy = .default, _ body: (StepAttempt) async throws -> Output
     ) async throws -> Output {
         try await steps.step(name, retry: retry, body)
     }
 }
+
+/// SQL an action commits with its transition; see ``ActionRun/withinTransition(_:)``.
+public typealias TransitionWrite = @Sendable (PostgresConnection) async throws -> Void

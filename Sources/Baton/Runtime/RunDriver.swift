@@ -34,6 +34,7 @@ public struct RunDriver: Sendable {
         while true {
             if case .finished(let outcome) = position.phase { return .finished(outcome) }
             var consumed: InboxEvent?
+            var writes: [TransitionWrite] = []
             let input: RunInput<W>
             if let cancelReason {
                 input = .cancel(reason: cancelReason)
@@ -42,7 +43,7 @@ public struct RunDriver: Sendable {
                 case .acting:
                     let steps = StepJournal(store: store, runID: claimed.id, visit: position.visit, state: position.state.rawValue, seq: seq)
                     do {
-                        (input, context) = try await act(W.self, in: position.state, context: context, steps: steps)
+                        (input, context, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
                     } catch is FencedOut {
                         return .fencedOut
                     }
@@ -68,7 +69,9 @@ public struct RunDriver: Sendable {
                 }
             }
             let result = try W.definition.transition(from: position, on: input)
-            guard let committed = try await store.commit(result, of: claimed.id, expectedSeq: seq, context: context, consuming: consumed) else {
+            guard let committed = try await store.commit(
+                result, of: claimed.id, expectedSeq: seq, context: context, consuming: consumed, writes: writes
+            ) else {
                 return .fencedOut
             }
             seq += result.records.count
@@ -78,22 +81,23 @@ public struct RunDriver: Sendable {
         }
     }
 
-    /// Runs the action body of `state`; returns the input its outcome makes and the
-    /// context to journal with it (unchanged if the body threw).
+    /// Runs the action body of `state`; returns the input its outcome makes, the
+    /// context to journal with it and the writes to commit with it (unchanged context
+    /// and no writes if the body threw).
     private func act<W: Workflow>(
         _ workflow: W.Type, in state: W.State, context: W.Context, steps: StepJournal
-    ) async throws -> (RunInput<W>, W.Context) {
+    ) async throws -> (RunInput<W>, W.Context, [TransitionWrite]) {
         guard case .action(_, _, let body)? = W.definition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(steps.runID) is acting in \(state.rawValue), which is not an action state")
         }
         var run = ActionRun<W>(context: context, steps: steps)
         do {
             let next = try await body(&run)
-            return (.actionReturned(next), run.context)
+            return (.actionReturned(next), run.context, run.transitionWrites)
         } catch let error where error is FencedOut || error is CancellationError {
             throw error
         } catch {
-            return (.actionFailed(error: "\(error)"), context)
+            return (.actionFailed(error: "\(error)"), context, [])
         }
     }
 }

@@ -103,46 +103,71 @@ public struct RunStore: Sendable {
     /// and its newest journal entry is `expectedSeq`. Returns nil, having written
     /// nothing, when fenced out. `event` is the inbox entry the transition consumes:
     /// it is marked consumed by the same statement, and its payload journaled.
+    ///
+    /// `writes` run first, in the same transaction: if the transition is fenced out
+    /// or a write throws, everything is rolled back.
     public func commit<W: Workflow>(
-        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context, consuming event: InboxEvent? = nil
+        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
+        consuming event: InboxEvent? = nil, writes: [TransitionWrite] = []
+    ) async throws -> Committed? {
+        try await pool.withConnection { connection in
+            guard !writes.isEmpty else {
+                return try await commit(result, of: runID, expectedSeq: expectedSeq, context: context, consuming: event, on: connection)
+            }
+            do {
+                return try await connection.withTransaction { connection in
+                    for write in writes { try await write(connection) }
+                    guard let committed = try await commit(
+                        result, of: runID, expectedSeq: expectedSeq, context: context, consuming: event, on: connection
+                    ) else { throw FencedOut() }
+                    return committed
+                }
+            } catch is FencedOut {
+                return nil
+            }
+        }
+    }
+
+    /// The transition's one statement, on `connection`.
+    private func commit<W: Workflow>(
+        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
+        consuming event: InboxEvent?, on connection: PostgresConnection
     ) async throws -> Committed? {
         let finishedWith = result.records.last { $0.kind == .runFinished }?.error
         let row = RowChange(result.position, context: try Self.encode(context), error: finishedWith)
-        return try await pool.withConnection { connection in
-            let written = try await connection.query("""
-                WITH moved AS (
-                    UPDATE baton.runs SET
-                        state = \(row.state), status = \(row.status), visit = \(row.visit), context = \(row.context)::jsonb,
-                        seq = seq + \(result.records.count), waiting_for = \(row.waitingFor)::jsonb,
-                        timeout_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                        wake_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                        finished_at = CASE WHEN \(row.isFinal) THEN baton.current_time() END,
-                        lease_owner = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_owner END,
-                        lease_expires_at = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_expires_at END,
-                        error = \(row.error), updated_at = baton.current_time()
-                    WHERE id = \(runID) AND seq = \(expectedSeq)
-                      AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
-                    RETURNING id, cancel_reason
-                ), consumed AS (
-                    UPDATE baton.events SET consumed_seq = \(expectedSeq) + 1
-                    WHERE id = \(event?.id) AND run_id = \(runID) AND consumed_seq IS NULL AND EXISTS (SELECT 1 FROM moved)
-                ), journaled AS (
-                    INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
-                    SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
-                           entry.reason, entry.error,
-                           CASE entry.kind WHEN 'event-received' THEN \(event?.payload)::jsonb
-                                           WHEN 'transition' THEN \(row.context)::jsonb END,
-                           \(workerID)
-                    FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
-                        AS (kind text, "from" text, "to" text, reason text, error text))
-                        WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
-                    RETURNING seq
-                )
-                SELECT (SELECT count(*) FROM journaled), cancel_reason FROM moved
-                """)
-            guard let row = written.first, try row.decode(Int.self, at: 0) == result.records.count else { return nil }
-            return Committed(cancelReason: try row.decode(String?.self, at: 1))
-        }
+        let written = try await connection.query("""
+            WITH moved AS (
+                UPDATE baton.runs SET
+                    state = \(row.state), status = \(row.status), visit = \(row.visit), context = \(row.context)::jsonb,
+                    seq = seq + \(result.records.count), waiting_for = \(row.waitingFor)::jsonb,
+                    timeout_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                    wake_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                    finished_at = CASE WHEN \(row.isFinal) THEN baton.current_time() END,
+                    lease_owner = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_owner END,
+                    lease_expires_at = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_expires_at END,
+                    error = \(row.error), updated_at = baton.current_time()
+                WHERE id = \(runID) AND seq = \(expectedSeq)
+                  AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
+                RETURNING id, cancel_reason
+            ), consumed AS (
+                UPDATE baton.events SET consumed_seq = \(expectedSeq) + 1
+                WHERE id = \(event?.id) AND run_id = \(runID) AND consumed_seq IS NULL AND EXISTS (SELECT 1 FROM moved)
+            ), journaled AS (
+                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
+                SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
+                       entry.reason, entry.error,
+                       CASE entry.kind WHEN 'event-received' THEN \(event?.payload)::jsonb
+                                       WHEN 'transition' THEN \(row.context)::jsonb END,
+                       \(workerID)
+                FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
+                    AS (kind text, "from" text, "to" text, reason text, error text))
+                    WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
+                RETURNING seq
+            )
+            SELECT (SELECT count(*) FROM journaled), cancel_reason FROM moved
+            """)
+        guard let row = written.first, try row.decode(Int.self, at: 0) == result.records.count else { return nil }
+        return Committed(cancelReason: try row.decode(String?.self, at: 1))
     }
 
     /// Gives up this worker's lease on a run that now waits: it sleeps until its
