@@ -39,7 +39,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "BatonBench",
-            dependencies: ["Baton", "LibPQ", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Baton", "BatonExamples", "LibPQ",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .executableTarget(name: "BatonSchemaEmbedder"),
         .plugin(

@@ -23,21 +23,31 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON document instead of a table.")
     var json = false
 
+    @Flag(help: "Only the engine benchmark (ten-step runs through a worker).")
+    var engineOnly = false
+
     struct Report: Encodable {
         var inserts: [InsertBenchmark.Figure] = []
         var pipeline: PipelineBenchmark.Figure?
+        var engine: [EngineBenchmark.Figure] = []
     }
 
     func run() async throws {
         let configuration = try PostgresConfiguration(url)
         let progress = Progress(quiet: json)
         var report = Report()
-        for clients in [1, 4] {
-            progress.say("Single-row INSERT commits at \(clients) client\(clients == 1 ? "" : "s"), \(seconds) s each side …")
-            report.inserts.append(try await InsertBenchmark(configuration: configuration, clients: clients, seconds: seconds).run())
+        if !engineOnly {
+            for clients in [1, 4] {
+                progress.say("Single-row INSERT commits at \(clients) client\(clients == 1 ? "" : "s"), \(seconds) s each side …")
+                report.inserts.append(try await InsertBenchmark(configuration: configuration, clients: clients, seconds: seconds).run())
+            }
+            progress.say("\(rows) rows: one at a time, then in one pipeline …")
+            report.pipeline = try await PipelineBenchmark(configuration: configuration, rows: rows).run()
         }
-        progress.say("\(rows) rows: one at a time, then in one pipeline …")
-        report.pipeline = try await PipelineBenchmark(configuration: configuration, rows: rows).run()
+        for inFlight in [1, 4, 16] {
+            progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
+            report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds).run())
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -60,16 +70,34 @@ struct Progress {
 
 enum Table {
     static func render(_ report: BenchCommand.Report) -> String {
-        var lines = [
-            "Single-row INSERT, one commit each (commits/s, higher is better)",
-            "clients  pgbench -M extended  pool.withConnection  ratio  await from cooperative pool  ratio",
-        ]
+        var lines: [String] = []
+        if !report.inserts.isEmpty {
+            lines += [
+                "Single-row INSERT, one commit each (commits/s, higher is better)",
+                "clients  pgbench -M extended  pool.withConnection  ratio  await from cooperative pool  ratio",
+            ]
+        }
         for figure in report.inserts {
             lines.append(
                 pad("\(figure.clients)", 7) + "  " + pad(format(figure.pgbenchCommitsPerSecond), 19) + "  "
                     + pad(format(figure.poolCommitsPerSecond), 19) + "  " + String(format: "%5.2f", figure.poolRatio) + "  "
                     + pad(format(figure.cooperativeCommitsPerSecond), 27) + "  " + String(format: "%5.2f", figure.cooperativeRatio)
             )
+        }
+        if !report.engine.isEmpty {
+            if !lines.isEmpty { lines.append("") }
+            lines += [
+                "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
+                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  xacts/run  pgbench tx/s  ratio",
+            ]
+            for figure in report.engine {
+                lines.append(
+                    pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
+                        + pad(String(format: "%.2f", figure.p50StepMilliseconds), 11) + "  " + pad(String(format: "%.2f", figure.p99StepMilliseconds), 11) + "  "
+                        + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.1f", figure.transactionsPerRun), 9) + "  "
+                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
+                )
+            }
         }
         if let pipeline = report.pipeline {
             lines += [

@@ -15,21 +15,16 @@ struct InsertBenchmark {
         let poolCommitsPerSecond: Double
         let cooperativeCommitsPerSecond: Double
         let pgbenchCommitsPerSecond: Double
-        var poolRatio: Double { poolCommitsPerSecond / pgbenchCommitsPerSecond }
-        var cooperativeRatio: Double { cooperativeCommitsPerSecond / pgbenchCommitsPerSecond }
+        let poolRatio: Double
+        let cooperativeRatio: Double
 
-        enum CodingKeys: String, CodingKey {
-            case clients, poolCommitsPerSecond, cooperativeCommitsPerSecond, pgbenchCommitsPerSecond, poolRatio, cooperativeRatio
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: CodingKeys.self)
-            try container.encode(clients, forKey: .clients)
-            try container.encode(poolCommitsPerSecond, forKey: .poolCommitsPerSecond)
-            try container.encode(cooperativeCommitsPerSecond, forKey: .cooperativeCommitsPerSecond)
-            try container.encode(pgbenchCommitsPerSecond, forKey: .pgbenchCommitsPerSecond)
-            try container.encode(poolRatio, forKey: .poolRatio)
-            try container.encode(cooperativeRatio, forKey: .cooperativeRatio)
+        init(clients: Int, pool: Double, cooperative: Double, pgbench: Double) {
+            self.clients = clients
+            poolCommitsPerSecond = pool
+            cooperativeCommitsPerSecond = cooperative
+            pgbenchCommitsPerSecond = pgbench
+            poolRatio = pool / pgbench
+            cooperativeRatio = cooperative / pgbench
         }
     }
 
@@ -44,10 +39,7 @@ struct InsertBenchmark {
         let cooperative = try await cooperativeCommitsPerSecond()
         try await resetTable()
         let raw = try pgbenchCommitsPerSecond()
-        return Figure(
-            clients: clients, poolCommitsPerSecond: pool, cooperativeCommitsPerSecond: cooperative,
-            pgbenchCommitsPerSecond: raw
-        )
+        return Figure(clients: clients, pool: pool, cooperative: cooperative, pgbench: raw)
     }
 
     private func resetTable() async throws {
@@ -109,32 +101,14 @@ struct InsertBenchmark {
     }
 
     private func pgbenchCommitsPerSecond() throws -> Double {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let script = folder.appending(path: "insert.sql").path
-        try """
-            \\set payload random(1, 1000000)
-            INSERT INTO bench_rows (payload) VALUES (:payload);
+        try Pgbench.transactionsPerSecond(
+            script: """
+                \\set payload random(1, 1000000)
+                INSERT INTO bench_rows (payload) VALUES (:payload);
 
-            """.write(toFile: script, atomically: true, encoding: .utf8)
-        let output = folder.appending(path: "pgbench.out").path
-        let pgbench = try ChildProcess.spawn(
-            try EmbeddedDatabase.findBinDirectory().appending(path: "pgbench").path,
-            ["-n", "-M", "extended", "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)", "-f", script,
-             configuration.connectionString],
-            standardOutput: output,
-            standardError: output
+                """,
+            clients: clients, seconds: seconds, mode: "extended", configuration: configuration
         )
-        let status = pgbench.waitBlocking()
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        guard status == 0,
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst("tps = ".count).prefix { $0 != " " })
-        else {
-            throw BenchError(message: "pgbench failed (exit \(status)):\n\(text)")
-        }
-        return tps
     }
 }
 

@@ -31,6 +31,9 @@ public struct RunDriver: Sendable {
         // Only the timer of the state the run was claimed in can be due: a state entered
         // while driving has just started its own.
         var isTimeoutDue = claimed.isTimeoutDue
+        // A state this driver entered itself has no journaled steps yet; one it was
+        // claimed in may have some (a crashed worker's), which are answered from the journal.
+        var enteredHere = false
         while true {
             if case .finished(let outcome) = position.phase { return .finished(outcome) }
             var consumed: InboxEvent?
@@ -41,7 +44,10 @@ public struct RunDriver: Sendable {
             } else {
                 switch position.phase {
                 case .acting:
-                    let steps = StepJournal(store: store, runID: claimed.id, visit: position.visit, state: position.state.rawValue, seq: seq)
+                    let steps = StepJournal(
+                        store: store, runID: claimed.id, visit: position.visit, state: position.state.rawValue, seq: seq,
+                        isFreshVisit: enteredHere
+                    )
                     do {
                         (input, context, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
                     } catch is FencedOut {
@@ -78,6 +84,7 @@ public struct RunDriver: Sendable {
             position = result.position
             cancelReason = committed.cancelReason
             isTimeoutDue = false
+            enteredHere = true
         }
     }
 

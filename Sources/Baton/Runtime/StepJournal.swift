@@ -33,13 +33,19 @@ final class StepJournal: Sendable {
     let visit: Int
     let state: String
     private let seq: Mutex<Int>
+    /// True when this worker entered the state itself just now, so no step of this
+    /// visit can be journaled yet and the journal need not be asked.
+    private let isFreshVisit: Bool
+    /// Outputs journaled during this visit by this journal, by step name.
+    private let recorded = Mutex<[String: String]>([:])
 
-    init(store: RunStore, runID: UUID, visit: Int, state: String, seq: Int) {
+    init(store: RunStore, runID: UUID, visit: Int, state: String, seq: Int, isFreshVisit: Bool) {
         self.store = store
         self.runID = runID
         self.visit = visit
         self.state = state
         self.seq = Mutex(seq)
+        self.isFreshVisit = isFreshVisit
     }
 
     /// The run's newest journal seq, after the steps this visit journaled.
@@ -48,7 +54,7 @@ final class StepJournal: Sendable {
     nonisolated(nonsending) func step<Output: Codable & Sendable>(
         _ name: String, retry: RetryPolicy, _ body: (StepAttempt) async throws -> Output
     ) async throws -> Output {
-        if let stored = try await store.stepOutput(of: runID, visit: visit, step: name) {
+        if let stored = try await journaledOutput(of: name) {
             return try JSONDecoder().decode(Output.self, from: Data(stored.utf8))
         }
         let key = "\(runID.uuidString.lowercased()):\(visit):\(name)"
@@ -57,7 +63,9 @@ final class StepJournal: Sendable {
             let started = ContinuousClock.now
             do {
                 let output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
-                try await journal(.completed(output: try RunStore.encode(output)), step: name, attempt: attempt, started: started)
+                let encoded = try RunStore.encode(output)
+                try await journal(.completed(output: encoded), step: name, attempt: attempt, started: started)
+                recorded.withLock { $0[name] = encoded }
                 return output
             } catch let error where !(error is FencedOut) && !(error is CancellationError) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
@@ -68,6 +76,12 @@ final class StepJournal: Sendable {
                 attempt += 1
             }
         }
+    }
+
+    /// The step's output if this visit journaled it already (JSON text).
+    private func journaledOutput(of step: String) async throws -> String? {
+        if let earlier = recorded.withLock({ $0[step] }) { return earlier }
+        return isFreshVisit ? nil : try await store.stepOutput(of: runID, visit: visit, step: step)
     }
 
     private func journal(_ outcome: RunStore.StepOutcome, step: String, attempt: Int, started: ContinuousClock.Instant) async throws {
