@@ -206,6 +206,21 @@ struct RunDriverTests {
         }
     }
 
+    @Test func anEventOrCancelThatArrivesWhileAWorkerHoldsAWaitingRunWakesItWhenReleased() async throws {
+        try await withMigratedStore { store, _ in
+            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-8")).runID
+            #expect(try await claimAndDrive(store) == .waiting)
+            try await store.send("unrelated", to: id)  // not awaited: the run stays asleep
+            #expect(try await claimAndDrive(store) == nil)
+            // Claimed as it wakes for a cancel request; meanwhile nothing else arrives.
+            try await store.requestCancel(id, reason: "first")
+            let claimed = try #require(try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
+            // A release by a worker that saw no cancel (an older claim) must not put it back to sleep.
+            try await store.release(claimed, expectedSeq: claimed.seq)
+            #expect(try await claimAndDrive(store) == .finished(.cancelled))
+        }
+    }
+
     @Test func aWorkerThatLostItsLeaseIsFencedOutAndTheJournaledStepIsNotRunAgain() async throws {
         try await withMigratedStore { store, clockwork in
             let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-6", pauseAfterReserve: true)).runID

@@ -171,12 +171,14 @@ public struct RunStore: Sendable {
     }
 
     /// Gives up this worker's lease on a run that now waits: it sleeps until its
-    /// timeout, or wakes at once if an event arrived since the worker claimed it.
+    /// timeout, or wakes at once if an event or a cancel request arrived since the
+    /// worker claimed it (both are read from the row, so a concurrent one is seen).
     public func release(_ run: StoredRun, expectedSeq: Int) async throws {
         try await pool.withConnection { connection in
             try await connection.query("""
                 UPDATE baton.runs SET lease_owner = NULL, lease_expires_at = NULL,
-                    wake_at = CASE WHEN events_received = \(run.eventsReceived) THEN timeout_at ELSE baton.current_time() END
+                    wake_at = CASE WHEN events_received = \(run.eventsReceived) AND cancel_reason IS NULL
+                                   THEN timeout_at ELSE baton.current_time() END
                 WHERE id = \(run.id) AND seq = \(expectedSeq) AND lease_owner = \(workerID)
                 """)
         }
