@@ -1,0 +1,68 @@
+import Baton
+
+/// A delayed order, the design brief's story: check stock; if short, draft a reroute
+/// plan and wait for a carrier to confirm (a declined carrier sends the run back to
+/// planning, no answer within ten minutes cancels it); book the shipment, let it settle
+/// for a moment (a durable timer), done.
+///
+/// The steps stand in for real systems with deterministic rules, so the example runs
+/// offline: an order whose id ends in an even digit is in stock.
+public struct OrderDelay: Workflow {
+    public static let name = "order-delay"
+    public static let version = 1
+
+    public struct Context: Codable, Sendable {
+        public var orderID: String
+        public var quantity: Int
+        public var inStock: Int?
+        public var plan: String?
+        public var plansDrafted: Int?
+        public var trackingNumber: String?
+
+        public init(orderID: String, quantity: Int) {
+            self.orderID = orderID
+            self.quantity = quantity
+        }
+    }
+
+    public enum State: String, WorkflowState {
+        case assess, plan, awaitCarrier, ship, settle, done, cancelled
+    }
+
+    public static var definition: Definition<Self> {
+        Definition(initial: .assess) {
+            Action(.assess, to: .done, .plan) { run in
+                let (order, quantity) = (run.context.orderID, run.context.quantity)
+                let stock = try await run.step("check-inventory") { _ in
+                    order.last.flatMap { Int(String($0)) }.map { $0 % 2 == 0 ? quantity : 0 } ?? 0
+                }
+                run.context.inStock = stock
+                return stock >= quantity ? .done : .plan
+            }
+            Action(.plan, to: .awaitCarrier) { run in
+                let attempt = (run.context.plansDrafted ?? 0) + 1
+                let (order, quantity) = (run.context.orderID, run.context.quantity)
+                run.context.plan = try await run.step("draft-reroute-plan") { _ in
+                    "Reroute \(quantity) units of \(order) via \(attempt == 1 ? "Rotterdam" : "Antwerp") (plan \(attempt))"
+                }
+                run.context.plansDrafted = attempt
+                return .awaitCarrier
+            }
+            Wait(
+                .awaitCarrier,
+                on: ["carrier-confirmed": .ship, "carrier-declined": .plan],
+                timeout: .after(.seconds(600), goto: .cancelled)
+            )
+            Action(.ship, to: .settle) { run in
+                let order = run.context.orderID
+                run.context.trackingNumber = try await run.step("book-shipment") { attempt in
+                    "TRK-\(order)-\(attempt.idempotencyKey.prefix(8).uppercased())"
+                }
+                return .settle
+            }
+            Sleep(.settle, for: .seconds(2), then: .done)
+            Terminal(.done)
+            Terminal(.cancelled, outcome: .cancelled)
+        }
+    }
+}
