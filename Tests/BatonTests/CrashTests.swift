@@ -155,3 +155,53 @@ struct FencingTests {
         }
     }
 }
+
+@Suite("Waits and timers across worker restarts", .tags(.database, .process))
+struct RestartTests {
+    @Test func anEventSentWhileNoWorkerRunsAndATimerAreHonouredByTheNextWorker() async throws {
+        try await withMigratedStore { store, clockwork in
+            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-restart-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let worker = BatonProcess(
+                ["worker", "--lease-seconds", "2", "--poll-milliseconds", "100"],
+                environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]
+            )
+            let id = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-3001", quantity: 2)).runID
+            func waitFor(_ status: String, _ state: String) async throws -> Bool {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    if let run = try await store.run(id), run.status == status, run.state == state { return true }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                return false
+            }
+            let first = try worker.start(log: folder.appending(path: "first.log").path)
+            #expect(try await waitFor("waiting", "awaitCarrier"))
+            kill(first.pid, SIGKILL)
+            _ = await first.exitStatus()
+
+            // Sent while no worker runs: kept in the inbox.
+            try await store.send("carrier-confirmed", to: id)
+            let second = try worker.start(log: folder.appending(path: "second.log").path)
+            #expect(try await waitFor("waiting", "settle"))
+            kill(second.pid, SIGKILL)
+            _ = await second.exitStatus()
+
+            // The settle timer comes due while no worker runs; the next worker fires it.
+            try await Task.sleep(for: .seconds(2))
+            let third = try worker.start(log: folder.appending(path: "third.log").path)
+            #expect(try await waitFor("succeeded", "done"))
+            kill(third.pid, SIGTERM)
+            #expect(await third.exitStatus() == 0)
+            #expect(try await store.journal(of: id).map(\.record.description).suffix(5) == [
+                "step-completed ship [book-shipment]",
+                "transition ship -> settle (returned)",
+                "timer-fired settle (slept)",
+                "transition settle -> done (slept)",
+                "run-finished done (succeeded)",
+            ])
+            #expect(try await store.verify(id).mismatches.isEmpty)
+        }
+    }
+}
