@@ -2,8 +2,8 @@ import Baton
 
 /// A delayed order, the design brief's story: check stock; if short, draft a reroute
 /// plan and wait for a carrier to confirm (a declined carrier sends the run back to
-/// planning, no answer within ten minutes cancels it); book the shipment, let it settle
-/// for a moment (a durable timer), done.
+/// planning, no answer within ten minutes cancels it); book the shipment, have a child
+/// run draft the customer's notice, let it settle for a moment (a durable timer), done.
 ///
 /// The steps stand in for real systems with deterministic rules, so the example runs
 /// offline: an order whose id ends in an even digit is in stock.
@@ -18,6 +18,7 @@ public struct OrderDelay: Workflow {
         public var plan: String?
         public var plansDrafted: Int?
         public var trackingNumber: String?
+        public var customerNotice: String?
 
         public init(orderID: String, quantity: Int) {
             self.orderID = orderID
@@ -26,7 +27,7 @@ public struct OrderDelay: Workflow {
     }
 
     public enum State: String, WorkflowState {
-        case assess, plan, awaitCarrier, ship, settle, done, cancelled
+        case assess, plan, awaitCarrier, ship, notify, settle, done, cancelled
     }
 
     public static var definition: Definition<Self> {
@@ -53,13 +54,18 @@ public struct OrderDelay: Workflow {
                 on: ["carrier-confirmed": .ship, "carrier-declined": .plan],
                 timeout: .after(.seconds(600), goto: .cancelled)
             )
-            Action(.ship, to: .settle) { run in
+            Action(.ship, to: .notify) { run in
                 let order = run.context.orderID
                 run.context.trackingNumber = try await run.step("book-shipment") { attempt in
                     "TRK-\(order)-\(attempt.idempotencyKey.prefix(8).uppercased())"
                 }
-                return .settle
+                return .notify
             }
+            Children(
+                .notify, of: CustomerNotice.self, then: .settle, onFailure: .settle,
+                start: { order in [CustomerNotice.Context(orderID: order.orderID, trackingNumber: order.trackingNumber ?? "")] },
+                collect: { order, notices in order.customerNotice = notices.first?.context.message }
+            )
             Sleep(.settle, for: .seconds(2), then: .done)
             Terminal(.done)
             Terminal(.cancelled, outcome: .cancelled)

@@ -5,7 +5,7 @@ import Testing
 @Suite("The example workflows", .tags(.database))
 struct ExampleTests {
     @Test func theShippedExamplesRegister() throws {
-        #expect(try Examples.registry().workflows.map(\.name) == ["order-delay", "ten-steps"])
+        #expect(try Examples.registry().workflows.map(\.name) == ["customer-notice", "order-delay", "ten-steps"])
     }
 
     @Test func aDelayedOrderIsReplannedAfterADeclineThenShipsAndSettles() async throws {
@@ -14,6 +14,11 @@ struct ExampleTests {
             func drive(_ store: RunStore) async throws -> RunDriver.Stop? {
                 guard let run = try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first else { return nil }
                 return try await RunDriver(store: store).drive(OrderDelay.self, run)
+            }
+            func driveNotice(_ store: RunStore) async throws -> RunDriver.Stop? {
+                let notices = [(name: CustomerNotice.name, version: CustomerNotice.version)]
+                guard let run = try await store.claim(versions: notices, limit: 1, lease: .seconds(30)).first else { return nil }
+                return try await RunDriver(store: store).drive(CustomerNotice.self, run)
             }
             let inStock = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-1002", quantity: 5)).runID
             #expect(try await drive(store) == .finished(.succeeded))
@@ -24,19 +29,23 @@ struct ExampleTests {
             try await store.send("carrier-declined", to: delayed)
             #expect(try await drive(store) == .waiting)
             try await store.send("carrier-confirmed", to: delayed, payload: #"{"carrier": "Maersk"}"#)
+            #expect(try await drive(store) == .waiting)  // waiting for its child
+            #expect(try await driveNotice(store) == .finished(.succeeded))
             #expect(try await drive(store) == .waiting)  // settling
             #expect(try await drive(try await clockwork.store(at: "5 seconds")) == .finished(.succeeded))
             let context = try #require(try await store.run(delayed)).decodeContext(as: OrderDelay.self)
             #expect(context.plansDrafted == 2)
             #expect(context.plan == "Reroute 5 units of ORD-1001 via Antwerp (plan 2)")
             #expect(context.trackingNumber?.hasPrefix("TRK-ORD-1001-") == true)
+            #expect(context.customerNotice == "Good news: order ORD-1001 is on its way again. Track it with \(context.trackingNumber ?? "").")
             #expect(try await store.journal(of: delayed).map(\.record.description).filter { $0.hasPrefix("transition") } == [
                 "transition assess -> plan (returned)",
                 "transition plan -> awaitCarrier (returned)",
                 "transition awaitCarrier -> plan (carrier-declined)",
                 "transition plan -> awaitCarrier (returned)",
                 "transition awaitCarrier -> ship (carrier-confirmed)",
-                "transition ship -> settle (returned)",
+                "transition ship -> notify (returned)",
+                "transition notify -> settle (children succeeded)",
                 "transition settle -> done (slept)",
             ])
         }

@@ -30,6 +30,8 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?)
         /// A durable timer: waits `duration`, then goes to `target`.
         case sleep(duration: Duration, target: W.State)
+        /// Starts child runs and waits for them.
+        case children(ChildrenSpec<W>)
         /// The run ends here.
         case terminal(Outcome)
     }
@@ -43,6 +45,7 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case .action(let targets, let onError, _): targets + (onError.map { [$0] } ?? [])
         case .wait(let events, let timeout): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
         case .sleep(_, let target): [target]
+        case .children(let spec): [spec.next, spec.failed]
         case .terminal: []
         }
     }
@@ -58,6 +61,7 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case .action: "action"
         case .wait: "wait"
         case .sleep: "sleep"
+        case .children(let spec): "children (\(spec.childType.name), wait for \(spec.waitFor.rawValue))"
         case .terminal(let outcome): "terminal (\(outcome.rawValue))"
         }
     }
@@ -74,6 +78,7 @@ public enum StateBuilder<W: Workflow> {
     public static func buildExpression(_ wait: Wait<W>) -> [StateDefinition<W>] { [wait.definition] }
     public static func buildExpression(_ sleep: Sleep<W>) -> [StateDefinition<W>] { [sleep.definition] }
     public static func buildExpression(_ terminal: Terminal<W>) -> [StateDefinition<W>] { [terminal.definition] }
+    public static func buildExpression(_ children: Children<W>) -> [StateDefinition<W>] { [children.definition] }
     public static func buildBlock(_ components: [StateDefinition<W>]...) -> [StateDefinition<W>] { components.flatMap { $0 } }
     public static func buildArray(_ components: [[StateDefinition<W>]]) -> [StateDefinition<W>] { components.flatMap { $0 } }
     public static func buildOptional(_ component: [StateDefinition<W>]?) -> [StateDefinition<W>] { component ?? [] }

@@ -1,4 +1,5 @@
 import Foundation
+import LibPQ
 
 /// Drives one claimed run forward: runs its actions, consumes awaited events from its
 /// inbox, fires due timers and honours cancel requests, committing each transition,
@@ -70,11 +71,28 @@ public struct RunDriver: Sendable {
                         return .waiting
                     }
                     input = .timerFired
+                case .awaitingChildren:
+                    guard let (finished, cancelSiblings) = try await finishedChildren(W.self, of: claimed.id, in: position.state) else {
+                        try await store.release(claimed, expectedSeq: seq)
+                        return .waiting
+                    }
+                    guard case .children(let spec)? = W.definition.definition(of: position.state)?.kind else {
+                        preconditionFailure("finishedChildren checked the state's kind")
+                    }
+                    try spec.collect(&context, finished)
+                    input = .childrenFinished(succeeded: finished.allSatisfy { $0.outcome == .succeeded })
+                    if cancelSiblings {
+                        let (store, parent) = (store, claimed.id)
+                        writes.append { try await store.cancelUnfinishedChildren(of: parent, reason: "a sibling finished first", on: $0) }
+                    }
                 case .finished:
                     preconditionFailure("handled above")
                 }
             }
             let result = try W.definition.transition(from: position, on: input)
+            if case .awaitingChildren = result.position.phase {
+                writes.append(try store.startingChildren(W.self, of: claimed.id, in: result.position.state, context: context))
+            }
             guard let committed = try await store.commit(
                 result, of: claimed.id, expectedSeq: seq, context: context, consuming: consumed, writes: writes
             ) else {
@@ -85,6 +103,23 @@ public struct RunDriver: Sendable {
             cancelReason = committed.cancelReason
             isTimeoutDue = false
             enteredHere = true
+        }
+    }
+
+    /// The children a parent in `state` waits for, if they are done (all, or the first
+    /// to finish), and whether the unfinished ones are to be cancelled; nil while it
+    /// must go on waiting.
+    private func finishedChildren<W: Workflow>(
+        _ workflow: W.Type, of parentID: UUID, in state: W.State
+    ) async throws -> ([ChildrenSpec<W>.Finished], cancelSiblings: Bool)? {
+        guard case .children(let spec)? = W.definition.definition(of: state)?.kind else {
+            throw BatonError(.storedRun, "run \(parentID) waits for children in \(state.rawValue), which is not a children state")
+        }
+        let (count, finished) = try await store.children(of: parentID, for: W.self)
+        switch spec.waitFor {
+        case _ where count == 0: return ([], false)
+        case .all: return finished.count == count ? (finished, false) : nil
+        case .first: return finished.first.map { ([$0], finished.count < count) }
         }
     }
 

@@ -49,20 +49,26 @@ extension RunStore {
         }
     }
 
-    /// Asks for the run to be cancelled: a waiting run is cancelled by the next worker
-    /// to see it (at once), a running one at its next transition. Refused for an
-    /// unknown or finished run.
+    /// Asks for the run, and every unfinished run below it (its children, theirs…), to
+    /// be cancelled: a waiting run is cancelled by the next worker to see it (at once),
+    /// a running one at its next transition. Refused for an unknown or finished run.
     public func requestCancel(_ runID: UUID, reason: String) async throws {
         try await pool.withConnection { connection in
             let updated = try await connection.query("""
+                WITH RECURSIVE tree AS (
+                    SELECT id FROM baton.runs WHERE id = \(runID)
+                    UNION ALL
+                    SELECT child.id FROM baton.runs child JOIN tree ON child.parent_run_id = tree.id
+                )
                 UPDATE baton.runs SET cancel_reason = \(reason),
                     wake_at = CASE WHEN status = 'waiting' THEN baton.current_time() ELSE wake_at END
-                WHERE id = \(runID) AND status IN ('runnable', 'waiting')
+                WHERE id IN (SELECT id FROM tree) AND status IN ('runnable', 'waiting')
                 RETURNING id, pg_notify(\(Self.readyChannel), '')
                 """)
-            guard updated.isEmpty else { return }
+            guard !updated.contains(where: { (try? $0.decode(UUID.self, at: 0)) == runID }) else { return }
             let status = try await connection.query("SELECT status FROM baton.runs WHERE id = \(runID)").first?.decode(String.self, at: 0)
             throw BatonError(.invalidRequest, status.map { "run \(runID) has finished (\($0)); it can't be cancelled" } ?? "there is no run \(runID)")
         }
     }
+
 }

@@ -30,42 +30,62 @@ public struct RunStore: Sendable {
 
     /// Starts a run of `workflow` in its initial state. With a business key, starting
     /// again (even concurrently) returns the run the first start made.
+    /// A run whose initial state starts children starts them in the same transaction.
     public func start<W: Workflow>(_ workflow: W.Type, context: W.Context, businessKey: String? = nil) async throws -> Started {
+        try await pool.withConnection { connection in
+            guard case .children? = W.definition.definition(of: W.definition.initial)?.kind else {
+                return try await start(W.self, context: context, businessKey: businessKey, parent: nil, on: connection)
+            }
+            return try await connection.withTransaction { connection in
+                try await start(W.self, context: context, businessKey: businessKey, parent: nil, on: connection)
+            }
+        }
+    }
+
+    /// Starts a run on `connection`, as the child of `parent` if one is given. If its
+    /// initial state starts children, they are started too: the caller provides the
+    /// transaction that makes it all one.
+    func start<W: Workflow>(
+        _ workflow: W.Type, context: W.Context, businessKey: String?, parent: UUID?, on connection: PostgresConnection
+    ) async throws -> Started {
         let result = try W.definition.transition(from: nil, on: .start)
         let row = RowChange(result.position, context: try Self.encode(context))
         let runID = UUID()
-        return try await pool.withConnection { connection in
-            let inserted = try await connection.query("""
-                WITH inserted AS (
-                    INSERT INTO baton.runs (id, workflow, version, business_key, state, status, visit, context, seq,
-                                            waiting_for, timeout_at, wake_at, finished_at)
-                    VALUES (\(runID), \(W.name), \(W.version), \(businessKey), \(row.state), \(row.status), \(row.visit),
-                            \(row.context)::jsonb, \(result.records.count), \(row.waitingFor)::jsonb,
-                            baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                            baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                            CASE WHEN \(row.isFinal) THEN baton.current_time() END)
-                    ON CONFLICT (workflow, business_key) DO NOTHING
-                    RETURNING id
-                ), journaled AS (
-                    INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
-                    SELECT inserted.id, entry.ordinality, entry.kind, entry.state_from, entry.state_to, entry.reason, entry.error,
-                           CASE WHEN entry.kind = 'run-started' THEN \(row.context)::jsonb END, \(workerID)
-                    FROM inserted, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
-                        AS (kind text, "from" text, "to" text, reason text, error text))
-                        WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
-                ), notified AS (
-                    SELECT pg_notify(\(Self.readyChannel), '') FROM inserted WHERE \(row.status) = 'runnable'
-                )
-                SELECT id FROM inserted, (SELECT count(*) FROM notified) AS wake
-                """)
-            if !inserted.isEmpty { return Started(runID: runID, created: true) }
-            // The key was taken, perhaps by a start that committed after this statement
-            // began: a new statement sees it.
-            let existing = try await connection.query("""
-                SELECT id FROM baton.runs WHERE workflow = \(W.name) AND business_key = \(businessKey)
-                """).scalar(UUID.self)
-            return Started(runID: existing, created: false)
+        let inserted = try await connection.query("""
+            WITH inserted AS (
+                INSERT INTO baton.runs (id, workflow, version, business_key, parent_run_id, state, status, visit, context, seq,
+                                        waiting_for, timeout_at, wake_at, finished_at)
+                VALUES (\(runID), \(W.name), \(W.version), \(businessKey), \(parent), \(row.state), \(row.status), \(row.visit),
+                        \(row.context)::jsonb, \(result.records.count), \(row.waitingFor)::jsonb,
+                        baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                        baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                        CASE WHEN \(row.isFinal) THEN baton.current_time() END)
+                ON CONFLICT (workflow, business_key) DO NOTHING
+                RETURNING id
+            ), journaled AS (
+                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
+                SELECT inserted.id, entry.ordinality, entry.kind, entry.state_from, entry.state_to, entry.reason, entry.error,
+                       CASE WHEN entry.kind = 'run-started' THEN \(row.context)::jsonb END, \(workerID)
+                FROM inserted, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
+                    AS (kind text, "from" text, "to" text, reason text, error text))
+                    WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
+            ), notified AS (
+                SELECT pg_notify(\(Self.readyChannel), '') FROM inserted WHERE \(row.status) = 'runnable'
+            )
+            SELECT id FROM inserted, (SELECT count(*) FROM notified) AS wake
+            """)
+        if !inserted.isEmpty {
+            if case .awaitingChildren = result.position.phase {
+                try await startingChildren(W.self, of: runID, in: result.position.state, context: context)(connection)
+            }
+            return Started(runID: runID, created: true)
         }
+        // The key was taken, perhaps by a start that committed after this statement
+        // began: a new statement sees it.
+        let existing = try await connection.query("""
+            SELECT id FROM baton.runs WHERE workflow = \(W.name) AND business_key = \(businessKey)
+            """).scalar(UUID.self)
+        return Started(runID: existing, created: false)
     }
 
     /// Takes up to `limit` runs that are ready (an action to run, or a wait whose wake
@@ -104,8 +124,9 @@ public struct RunStore: Sendable {
     /// nothing, when fenced out. `event` is the inbox entry the transition consumes:
     /// it is marked consumed by the same statement, and its payload journaled.
     ///
-    /// `writes` run first, in the same transaction: if the transition is fenced out
-    /// or a write throws, everything is rolled back.
+    /// `writes` run after the transition's statement, in the same transaction: if the
+    /// transition is fenced out they don't run, and if a write throws, everything is
+    /// rolled back.
     public func commit<W: Workflow>(
         _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
         consuming event: InboxEvent? = nil, writes: [TransitionWrite] = []
@@ -116,10 +137,11 @@ public struct RunStore: Sendable {
             }
             do {
                 return try await connection.withTransaction { connection in
-                    for write in writes { try await write(connection) }
+                    // Fencing first: a worker that lost the run runs none of the writes.
                     guard let committed = try await commit(
                         result, of: runID, expectedSeq: expectedSeq, context: context, consuming: event, on: connection
                     ) else { throw FencedOut() }
+                    for write in writes { try await write(connection) }
                     return committed
                 }
             } catch is FencedOut {
@@ -148,7 +170,14 @@ public struct RunStore: Sendable {
                     error = \(row.error), updated_at = baton.current_time()
                 WHERE id = \(runID) AND seq = \(expectedSeq)
                   AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
-                RETURNING id, cancel_reason
+                RETURNING id, cancel_reason, parent_run_id
+            ), parent_woken AS (
+                -- A child that finishes wakes its parent, which is waiting for it.
+                UPDATE baton.runs parent
+                SET events_received = parent.events_received + 1, wake_at = baton.current_time()
+                FROM moved
+                WHERE \(row.isFinal) AND parent.id = moved.parent_run_id AND parent.status = 'waiting'
+                RETURNING pg_notify(\(Self.readyChannel), '')
             ), consumed AS (
                 UPDATE baton.events SET consumed_seq = \(expectedSeq) + 1
                 WHERE id = \(event?.id) AND run_id = \(runID) AND consumed_seq IS NULL AND EXISTS (SELECT 1 FROM moved)
@@ -164,7 +193,7 @@ public struct RunStore: Sendable {
                     WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
                 RETURNING seq
             )
-            SELECT (SELECT count(*) FROM journaled), cancel_reason FROM moved
+            SELECT (SELECT count(*) FROM journaled), cancel_reason, (SELECT count(*) FROM parent_woken) FROM moved
             """)
         guard let row = written.first, try row.decode(Int.self, at: 0) == result.records.count else { return nil }
         return Committed(cancelReason: try row.decode(String?.self, at: 1))
@@ -279,6 +308,9 @@ private struct RowChange {
         case .sleeping(let duration):
             status = "waiting"
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, duration.seconds, false)
+        case .awaitingChildren:
+            status = "waiting"
+            (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)
         case .finished(let outcome):
             status = outcome.rawValue
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, true)

@@ -55,6 +55,13 @@ extension Definition {
                 throw TransitionError(message: "\(state) has no timeout (\(String(describing: timeout)))")
             }
             return move(position, to: declared.target, reason: "timeout", before: [JournalRecord(.timerFired, from: state, reason: "timeout")])
+        case (.awaitingChildren, .childrenFinished(let succeeded)):
+            guard case .children(let spec)? = definition(of: position.state)?.kind else {
+                throw TransitionError(message: "\(state) is not a children state")
+            }
+            return succeeded
+                ? move(position, to: spec.next, reason: "children succeeded")
+                : move(position, to: spec.failed, reason: "a child did not succeed")
         case (.sleeping, .timerFired):
             guard case .sleep(_, let target)? = definition(of: position.state)?.kind else {
                 throw TransitionError(message: "\(state) is not a sleep state")
@@ -79,6 +86,7 @@ extension Definition {
         switch definition(of: state)?.kind {
         case .wait(let events, let timeout)?: phase = .waiting(events: events.map(\.name), timeout: timeout?.duration)
         case .sleep(let duration, _)?: phase = .sleeping(duration)
+        case .children?: phase = .awaitingChildren
         case .terminal(let outcome)?:
             phase = .finished(outcome)
             records.append(JournalRecord(.runFinished, from: state.rawValue, reason: outcome.rawValue))
@@ -102,6 +110,7 @@ extension Definition {
         case .actionFailed: "an action failure"
         case .eventReceived(let name): "event \"\(name)\""
         case .timerFired: "a timer"
+        case .childrenFinished: "its children's end"
         case .cancel: "a cancellation"
         }
     }
@@ -111,6 +120,7 @@ extension Definition {
         case .acting: "running its action"
         case .waiting(let events, _): "waiting for \(events.map { "\"\($0)\"" }.joined(separator: " or "))"
         case .sleeping: "sleeping"
+        case .awaitingChildren: "waiting for its children"
         case .finished: "finished"
         }
     }

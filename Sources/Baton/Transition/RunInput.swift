@@ -10,6 +10,8 @@ public enum RunInput<W: Workflow>: Sendable, Hashable {
     case eventReceived(name: String)
     /// A sleep ended, or a wait's timeout passed.
     case timerFired
+    /// The children the state waits for have finished; `succeeded` if every one did.
+    case childrenFinished(succeeded: Bool)
     /// Someone cancelled the run.
     case cancel(reason: String)
 }

@@ -9,6 +9,8 @@ public struct RunPosition<W: Workflow>: Sendable, Hashable {
         case waiting(events: [String], timeout: Duration?)
         /// A durable timer runs for `duration`.
         case sleeping(Duration)
+        /// Child runs were started; waiting for them.
+        case awaitingChildren
         /// The run is over.
         case finished(Outcome)
     }

@@ -1,0 +1,34 @@
+import Baton
+
+/// Drafts the message that tells a customer their delayed order is on its way: the
+/// child run `order-delay` starts once the shipment is booked.
+public struct CustomerNotice: Workflow {
+    public static let name = "customer-notice"
+    public static let version = 1
+
+    public struct Context: Codable, Sendable {
+        public var orderID: String
+        public var trackingNumber: String
+        public var message: String?
+
+        public init(orderID: String, trackingNumber: String) {
+            self.orderID = orderID
+            self.trackingNumber = trackingNumber
+        }
+    }
+
+    public enum State: String, WorkflowState { case draft, sent }
+
+    public static var definition: Definition<Self> {
+        Definition(initial: .draft) {
+            Action(.draft, to: .sent) { run in
+                let (order, tracking) = (run.context.orderID, run.context.trackingNumber)
+                run.context.message = try await run.step("draft-message") { _ in
+                    "Good news: order \(order) is on its way again. Track it with \(tracking)."
+                }
+                return .sent
+            }
+            Terminal(.sent)
+        }
+    }
+}
