@@ -191,11 +191,13 @@ struct SendCommand: AsyncParsableCommand {
     @Option(help: "The event's data as JSON, or @file.")
     var data: String?
 
+    @OptionGroup var output: OutputOptions
+
     func run() async throws {
         let id = try parseRunID(run)
         let payload = try data.map { String(decoding: try readJSON($0, option: "--data"), as: UTF8.self) }
         try await CommandDatabase.with { try await $0.store.send(event, to: id, payload: payload) }
-        print("Sent \(event) to run \(id).")
+        try output.report(["runID": id.uuidString, "event": event]) { print("Sent \(event) to run \(id).") }
     }
 }
 
@@ -210,10 +212,12 @@ struct CancelCommand: AsyncParsableCommand {
     @Option(help: "Why; journaled with the cancellation.")
     var reason = "cancelled from the command line"
 
+    @OptionGroup var output: OutputOptions
+
     func run() async throws {
         let id = try parseRunID(run)
         try await CommandDatabase.with { try await $0.store.requestCancel(id, reason: reason) }
-        print("Asked run \(id) to cancel.")
+        try output.report(["runID": id.uuidString, "reason": reason]) { print("Asked run \(id) (and its children) to cancel.") }
     }
 }
 

@@ -5,7 +5,9 @@ import Foundation
 ///
 /// Each step can take `stepMilliseconds` (so a crash lands mid-run) and, when
 /// `BATON_STEP_LOG` names a file, appends `idempotency-key<TAB>microseconds since 1970`
-/// to it as it starts, so a test can prove no journaled step ran again.
+/// to it as it starts, so a test can prove no journaled step ran again. With `ledger`
+/// set, each transition also inserts `(run_id, state)` into the table `example_ledger`
+/// (which the caller creates) in the transition's transaction: a business write.
 public struct TenSteps: Workflow {
     public static let name = "ten-steps"
     public static let version = 1
@@ -13,10 +15,12 @@ public struct TenSteps: Workflow {
     public struct Context: Codable, Sendable {
         public var stepMilliseconds: Int
         public var completed: Int
+        public var ledger: Bool
 
-        public init(stepMilliseconds: Int = 0, completed: Int = 0) {
+        public init(stepMilliseconds: Int = 0, completed: Int = 0, ledger: Bool = false) {
             self.stepMilliseconds = stepMilliseconds
             self.completed = completed
+            self.ledger = ledger
         }
 
         /// Missing fields take their defaults, so `{}` starts a run.
@@ -24,6 +28,7 @@ public struct TenSteps: Workflow {
             let container = try decoder.container(keyedBy: CodingKeys.self)
             stepMilliseconds = try container.decodeIfPresent(Int.self, forKey: .stepMilliseconds) ?? 0
             completed = try container.decodeIfPresent(Int.self, forKey: .completed) ?? 0
+            ledger = try container.decodeIfPresent(Bool.self, forKey: .ledger) ?? false
         }
     }
 
@@ -40,6 +45,12 @@ public struct TenSteps: Workflow {
                         StepLog.record(attempt.idempotencyKey)
                         if milliseconds > 0 { try await Task.sleep(for: .milliseconds(milliseconds)) }
                         return run.context.completed + 1
+                    }
+                    if run.context.ledger {
+                        let runID = run.runID
+                        run.withinTransition { connection in
+                            try await connection.query("INSERT INTO example_ledger (run_id, state) VALUES (\(runID), \(state.rawValue))")
+                        }
                     }
                     return next
                 }

@@ -16,8 +16,9 @@ struct CrashTests {
             let stepLog = folder.appending(path: "steps.log").path
 
             let runCount = 200
+            try await connection.query("CREATE TABLE example_ledger (run_id uuid NOT NULL, state text NOT NULL)")
             for _ in 0..<runCount {
-                _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 15))
+                _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 15, ledger: true))
             }
             let worker = BatonProcess(
                 ["worker", "--concurrency", "8", "--lease-seconds", "1", "--poll-milliseconds", "100"],
@@ -77,6 +78,16 @@ struct CrashTests {
                 """).scalar(Int.self)
             #expect(rerunsAfterJournaling == 0)
             #expect(executions.count >= runCount * 10)
+            // Each business row committed with its transition: none without, none twice, none missing.
+            let ledgerMismatches = try await connection.query("""
+                SELECT count(*) FROM (
+                    SELECT run_id, state_from AS state, count(*) FROM baton.journal WHERE kind = 'transition' GROUP BY 1, 2
+                ) transitions
+                FULL JOIN (SELECT run_id, state, count(*) FROM example_ledger GROUP BY 1, 2) ledger USING (run_id, state)
+                WHERE transitions.count IS DISTINCT FROM ledger.count OR ledger.count <> 1
+                """).scalar(Int.self)
+            #expect(ledgerMismatches == 0)
+            #expect(try await connection.query("SELECT count(*) FROM example_ledger").scalar(Int.self) == runCount * 10)
             // Each run row is still the fold of its journal.
             let verification = try await store.verify()
             #expect(verification.runs == runCount)
