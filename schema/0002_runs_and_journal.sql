@@ -23,6 +23,7 @@ CREATE TABLE baton.runs (
     version          integer NOT NULL CHECK (version > 0),
     -- Starting twice with the same business key returns the same run.
     business_key     text,
+    -- Set for a child run, started by its parent's Children state.
     parent_run_id    uuid REFERENCES baton.runs (id),
     state            text NOT NULL,
     -- runnable: an action is to run; waiting: for an event or until wake_at; the rest are final.

@@ -19,7 +19,7 @@ extension Definition {
             problems.append(DefinitionError(.duplicate, "\(workflow): state \(definition.state.rawValue) is declared more than once"))
         }
         for state in W.State.allCases where !declared.contains(state) {
-            problems.append(DefinitionError(.undeclaredState, "\(workflow): state \(state.rawValue) has no declaration (Action, Wait, Sleep or Terminal)"))
+            problems.append(DefinitionError(.undeclaredState, "\(workflow): state \(state.rawValue) has no declaration (Action, Wait, Sleep, Children or Terminal)"))
         }
         for definition in states {
             problems += stateProblems(definition, declared: declared, workflow: workflow)

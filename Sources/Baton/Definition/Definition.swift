@@ -1,6 +1,6 @@
 /// The states of a ``Workflow`` and the transitions between them.
 ///
-/// Built with ``StateBuilder`` from ``Action``, ``Wait``, ``Sleep`` and ``Terminal``
+/// Built with ``StateBuilder`` from ``Action``, ``Wait``, ``Sleep``, ``Children`` and ``Terminal``
 /// declarations; validated by ``validate()`` when registered.
 public struct Definition<W: Workflow>: Sendable {
     /// The state a run starts in.
