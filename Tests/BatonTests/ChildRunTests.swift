@@ -75,15 +75,6 @@ struct ChildRunTests {
         }
     }
 
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
-    }
-
     func children(of parent: UUID, _ connection: PostgresConnection) async throws -> [String] {
         try await connection.query("SELECT status FROM baton.runs WHERE parent_run_id = \(parent) ORDER BY status")
             .map { try $0.decode(String.self, at: 0) }

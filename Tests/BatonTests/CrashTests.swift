@@ -180,12 +180,7 @@ struct RestartTests {
             )
             let id = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-3001", quantity: 2)).runID
             func waitFor(_ status: String, _ state: String) async throws -> Bool {
-                let deadline = ContinuousClock.now + .seconds(30)
-                while ContinuousClock.now < deadline {
-                    if let run = try await store.run(id), run.status == status, run.state == state { return true }
-                    try await Task.sleep(for: .milliseconds(50))
-                }
-                return false
+                try await eventually { try await store.run(id).map { ($0.status, $0.state) == (status, state) } ?? false }
             }
             let first = try worker.start(log: folder.appending(path: "first.log").path)
             #expect(try await waitFor("waiting", "awaitCarrier"))

@@ -22,6 +22,16 @@ func withMigratedStore(_ body: (RunStore, Clockwork) async throws -> Void) async
     }
 }
 
+/// Polls `condition` every 20 ms until it holds or `limit` passes; returns whether it held.
+func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + limit
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}
+
 /// Moves `baton.current_time()` for new sessions of the test database, and opens
 /// stores whose connections see the moved clock.
 final class Clockwork: Sendable {

@@ -41,16 +41,6 @@ struct WorkerTests {
         return registry
     }
 
-    /// Polls until `condition` holds, for up to `limit`; returns whether it did.
-    func eventually(within limit: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
-    }
-
     func unfinished(_ connection: PostgresConnection) async throws -> Int {
         try await connection.query("SELECT count(*) FROM baton.runs WHERE status IN ('runnable', 'waiting')").scalar(Int.self)
     }
@@ -117,10 +107,7 @@ struct PinnedVersionTests {
             try registry.register(RelayV2.self)
             let worker = Worker(store: store, registry: registry, configuration: .init(pollInterval: .milliseconds(100)), logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
-            let deadline = ContinuousClock.now + .seconds(20)
-            while try await store.run(new)?.status != "succeeded", ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            #expect(try await eventually { try await store.run(new)?.status == "succeeded" })
             try await Task.sleep(for: .milliseconds(300))  // a few more polls
             running.cancel()
             try await running.value
