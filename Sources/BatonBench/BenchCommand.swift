@@ -26,6 +26,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Only the engine benchmark (ten-step runs through a worker).")
     var engineOnly = false
 
+    @Option(name: .customLong("in-flight"), parsing: .upToNextOption, help: "Runs in flight in the engine benchmark, one measurement each.")
+    var inFlight = [1, 4, 16]
+
     struct Report: Encodable {
         var inserts: [InsertBenchmark.Figure] = []
         var pipeline: PipelineBenchmark.Figure?
@@ -44,9 +47,9 @@ struct BenchCommand: AsyncParsableCommand {
             progress.say("\(rows) rows: one at a time, then in one pipeline …")
             report.pipeline = try await PipelineBenchmark(configuration: configuration, rows: rows).run()
         }
-        for inFlight in [1, 4, 16] {
+        for inFlight in inFlight {
             progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
-            report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds).run())
+            report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
         }
         if json {
             let encoder = JSONEncoder()
@@ -88,13 +91,14 @@ enum Table {
             if !lines.isEmpty { lines.append("") }
             lines += [
                 "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
-                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  xacts/run  pgbench tx/s  ratio",
+                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  worker CPU µs/step  pgbench tx/s  ratio",
             ]
             for figure in report.engine {
                 lines.append(
                     pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
                         + pad(String(format: "%.2f", figure.p50StepMilliseconds), 11) + "  " + pad(String(format: "%.2f", figure.p99StepMilliseconds), 11) + "  "
-                        + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.1f", figure.transactionsPerRun), 9) + "  "
+                        + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.2f", figure.commitsPerStep), 12) + "  "
+                        + pad(format(figure.workerCPUMicrosecondsPerStep), 18) + "  "
                         + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
                 )
             }

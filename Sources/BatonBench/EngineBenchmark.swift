@@ -8,16 +8,21 @@ import Logging
 /// number of runs in flight, next to pgbench running one journal-like INSERT plus one
 /// UPDATE per transaction at the same client count (the raw PostgreSQL limit for a
 /// transition).
+///
+/// Enough runs are started beforehand that the worker never runs dry; it then works
+/// for `seconds`, and every figure counts what happened in that window only.
 struct EngineBenchmark {
     struct Figure: Encodable {
         let inFlight: Int
-        let runs: Int
         let stepsPerSecond: Double
         let transitionsPerSecond: Double
         let p50StepMilliseconds: Double
         let p99StepMilliseconds: Double
         let walBytesPerStep: Double
-        let transactionsPerRun: Double
+        /// Database commits per step: below 1 when runs share commits.
+        let commitsPerStep: Double
+        /// CPU time (user + system) of this process, the worker, per step.
+        let workerCPUMicrosecondsPerStep: Double
         let pgbenchTransactionsPerSecond: Double
         /// Steps per second over the raw limit for one transition per transaction.
         let ratio: Double
@@ -26,6 +31,7 @@ struct EngineBenchmark {
     let configuration: PostgresConfiguration
     let inFlight: Int
     let seconds: Int
+    let progress: Progress
 
     func run() async throws -> Figure {
         let admin = try await PostgresConnection.connect(to: configuration)
@@ -34,11 +40,20 @@ struct EngineBenchmark {
         try await Migrator(migrations: try Migration.bundled()).migrate(admin)
         let pool = PostgresPool(configuration: configuration, maxConnections: inFlight + 2)
         let store = RunStore(pool: pool, workerID: "bench")
-        let runs = max(inFlight * 20, 100)
-        for _ in 0..<runs { _ = try await store.start(TenSteps.self, context: .init()) }
+        // More runs than the worker can finish in the window (it manages well under 1,000 a second).
+        let runs = 1_000 * seconds
+        progress.say("  starting \(runs) runs …")
+        try await withThrowingTaskGroup(of: Void.self) { starters in
+            for starter in 0..<8 {
+                starters.addTask {
+                    for _ in stride(from: starter, to: runs, by: 8) { _ = try await store.start(TenSteps.self, context: .init()) }
+                }
+            }
+            try await starters.waitForAll()
+        }
+        // What autovacuum would do a moment later: the claim's plan depends on these statistics.
+        try await admin.runScript("ANALYZE baton.runs; CHECKPOINT")
 
-        try await Task.sleep(for: .seconds(1))
-        let before = try await counters(admin)
         var registry = WorkflowRegistry()
         try registry.register(TenSteps.self)
         let worker = Worker(
@@ -46,50 +61,77 @@ struct EngineBenchmark {
             configuration: WorkerConfiguration(concurrency: inFlight, pollInterval: .milliseconds(20)),
             logger: Logger(label: "bench")
         )
-        let started = ContinuousClock.now
+        progress.say("  working for \(seconds) s …")
         let working = Task { try await worker.run() }
-        while try await admin.query("SELECT count(*) FROM baton.runs WHERE status <> 'succeeded'").scalar(Int.self) > 0 {
-            try await Task.sleep(for: .milliseconds(5))
-        }
+        // Let the worker reach its pace before the window opens.
+        try await Task.sleep(for: .milliseconds(500))
+        let before = try await counters(admin)
+        let cpuBefore = Self.cpuSeconds()
+        let started = ContinuousClock.now
+        try await Task.sleep(for: .seconds(seconds))
+        let after = try await counters(admin)
+        let cpu = Self.cpuSeconds() - cpuBefore
         let elapsed = (ContinuousClock.now - started).seconds
         working.cancel()
         try await working.value
         await pool.close()
-        // Backends publish their statistics when they exit, a moment after the pool closes.
-        try await Task.sleep(for: .seconds(1))
-        let after = try await counters(admin)
 
         let latencies = try await admin.query("""
             WITH gaps AS (
-                SELECT extract(epoch FROM recorded_at - lag(recorded_at) OVER (PARTITION BY run_id ORDER BY seq)) * 1000 AS ms
+                SELECT recorded_at, extract(epoch FROM recorded_at - lag(recorded_at) OVER (PARTITION BY run_id ORDER BY seq)) * 1000 AS ms
                 FROM baton.journal WHERE kind = 'transition'
             )
             SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)
-            FROM gaps WHERE ms IS NOT NULL
+            FROM gaps WHERE ms IS NOT NULL AND recorded_at BETWEEN \(before.time) AND \(after.time)
             """)[0]
-        let steps = Double(runs * 10)
+        let steps = Double(after.steps - before.steps)
+        guard steps > 0 else { throw BenchError(message: "the worker completed no step in \(seconds) s") }
         let raw = try await pgbenchTransitionsPerSecond(admin)
         return Figure(
-            inFlight: inFlight, runs: runs,
+            inFlight: inFlight,
             stepsPerSecond: steps / elapsed,
-            transitionsPerSecond: Double(runs * 10) / elapsed,
+            transitionsPerSecond: Double(after.transitions - before.transitions) / elapsed,
             p50StepMilliseconds: try latencies.decode(Double.self, at: 0),
             p99StepMilliseconds: try latencies.decode(Double.self, at: 1),
             walBytesPerStep: Double(after.walBytes - before.walBytes) / steps,
-            transactionsPerRun: Double(after.commits - before.commits) / Double(runs),
+            commitsPerStep: Double(after.commits - before.commits) / steps,
+            workerCPUMicrosecondsPerStep: cpu * 1_000_000 / steps,
             pgbenchTransactionsPerSecond: raw,
             ratio: steps / elapsed / raw
         )
     }
 
-    /// WAL position and committed transactions of this database.
-    private func counters(_ connection: PostgresConnection) async throws -> (walBytes: Int, commits: Int) {
-        try await connection.query("SELECT pg_stat_clear_snapshot()")
+    private struct Counters {
+        let time: Date
+        let walBytes: Int
+        let commits: Int
+        let steps: Int
+        let transitions: Int
+    }
+
+    /// The database's clock, WAL position, transactions that wrote (the next
+    /// transaction id: statistics counters lag by up to a second) and journaled steps
+    /// and transitions.
+    private func counters(_ connection: PostgresConnection) async throws -> Counters {
         let row = try await connection.query("""
-            SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
-                   (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database())
+            SELECT clock_timestamp(), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
+                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                   count(*) FILTER (WHERE kind = 'step-completed'), count(*) FILTER (WHERE kind = 'transition')
+            FROM baton.journal
             """)[0]
-        return (try row.decode(Int.self, at: 0), try row.decode(Int.self, at: 1))
+        return Counters(
+            time: try row.decode(Date.self, at: 0), walBytes: try row.decode(Int.self, at: 1),
+            commits: try row.decode(Int.self, at: 2), steps: try row.decode(Int.self, at: 3),
+            transitions: try row.decode(Int.self, at: 4)
+        )
+    }
+
+    /// CPU time this process has used so far, user plus system, in seconds.
+    private static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func pgbenchTransitionsPerSecond(_ admin: PostgresConnection) async throws -> Double {

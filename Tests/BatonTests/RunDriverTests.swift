@@ -43,6 +43,10 @@ struct Fulfilment: Workflow {
         var orderID: String
         var failReserve = false
         var pauseAfterReserve = false
+        /// How long reserving takes: 10 ms or more and its output is journaled at once.
+        var reserveMilliseconds = 0
+        /// Journal the reservation with the transition, however long it took.
+        var reserveJournaledWithTransition = false
         var reserved: Int?
         var label: String?
     }
@@ -51,9 +55,13 @@ struct Fulfilment: Workflow {
     static var definition: Definition<Self> {
         Definition(initial: .reserve) {
             Action(.reserve, to: .awaitCarrier, onError: .failed) { run in
-                let units = try await run.step("reserve-stock", retry: RetryPolicy(maxAttempts: 2, initialInterval: .milliseconds(1))) { attempt in
+                let units = try await run.step(
+                    "reserve-stock", retry: RetryPolicy(maxAttempts: 2, initialInterval: .milliseconds(1)),
+                    journal: run.context.reserveJournaledWithTransition ? .withNextCommit : .automatic
+                ) { attempt in
                     stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
                     if run.context.failReserve { throw Unavailable() }
+                    try await Task.sleep(for: .milliseconds(run.context.reserveMilliseconds))
                     return 3
                 }
                 if run.context.pauseAfterReserve { await pausedAction.wait(run.context.orderID) }
@@ -223,7 +231,9 @@ struct RunDriverTests {
 
     @Test func aWorkerThatLostItsLeaseIsFencedOutAndTheJournaledStepIsNotRunAgain() async throws {
         try await withMigratedStore { store, clockwork in
-            let id = try await store.start(Fulfilment.self, context: .init(orderID: "A-6", pauseAfterReserve: true)).runID
+            // A step that takes 10 ms or more is journaled as soon as it ends.
+            let context = Fulfilment.Context(orderID: "A-6", pauseAfterReserve: true, reserveMilliseconds: 15)
+            let id = try await store.start(Fulfilment.self, context: context).runID
             // Worker a journals the step, then stalls before its transition.
             let stalled = Task { try await claimAndDrive(store) }
             while !(await pausedAction.hasArrived("A-6")) { try await Task.sleep(for: .milliseconds(10)) }
@@ -244,6 +254,35 @@ struct RunDriverTests {
             ])
             #expect(entries.map(\.workerID) == ["a", "a", "b"])
             #expect(entries.map(\.seq) == [1, 2, 3])
+        }
+    }
+
+    @Test func aStepJournaledWithItsTransitionRunsAgainWithTheSameKeyIfThatNeverCommits() async throws {
+        try await withMigratedStore { store, clockwork in
+            let context = Fulfilment.Context(orderID: "A-9", pauseAfterReserve: true, reserveJournaledWithTransition: true)
+            let id = try await store.start(Fulfilment.self, context: context).runID
+            // Worker a runs the step, then stalls before its transition: the step's
+            // output waits for that commit.
+            let stalled = Task { try await claimAndDrive(store) }
+            while !(await pausedAction.hasArrived("A-9")) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(try await journal(store, id) == ["run-started reserve"])
+            let takeover = try await clockwork.store(at: "1 minute", worker: "b")
+            let claimed = try #require(try await takeover.claim(versions: versions, limit: 1, lease: .seconds(30)).first)
+            await pausedAction.open("A-9")
+            #expect(try await stalled.value == .fencedOut)
+            // Worker b runs the step again under the same idempotency key, and journals
+            // it once, in the transition's commit.
+            #expect(try await RunDriver(store: takeover).drive(Fulfilment.self, claimed) == .waiting)
+            #expect(executions(id, visit: 1, "reserve-stock") == 2)
+            let entries = try await store.journal(of: id)
+            #expect(entries.map(\.record.description) == [
+                "run-started reserve",
+                "step-completed reserve [reserve-stock]",
+                "transition reserve -> awaitCarrier (returned)",
+            ])
+            #expect(entries.map(\.workerID) == ["a", "b", "b"])
+            let outputs = try await clockwork.connection.query("SELECT count(*) FROM baton.step_outputs WHERE run_id = \(id)")
+            #expect(try outputs.scalar(Int.self) == 1)
         }
     }
 }

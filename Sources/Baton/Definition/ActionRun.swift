@@ -25,10 +25,15 @@ public struct ActionRun<W: Workflow>: Sendable {
         self.steps = steps
     }
 
-    /// Runs a unit of work once per visit: its output is journaled as soon as it
-    /// completes, and a run that comes back here after a crash gets that output
-    /// without running `body` again (a model call is never paid for twice). A step
-    /// that was in flight at a crash runs again with the same idempotency key.
+    /// Runs a unit of work once per visit: once its output is journaled, a run that
+    /// comes back here after a crash gets that output without running `body` again (a
+    /// model call is never paid for twice). A step that was in flight at a crash runs
+    /// again with the same idempotency key.
+    ///
+    /// `journal` says when the output is journaled: by default a step that took 10 ms
+    /// or more as soon as it ends, a quicker one with the next step or the transition,
+    /// which saves a commit (if the worker dies before that, it runs again like a step
+    /// in flight). See ``StepJournaling``.
     ///
     /// ```swift
     /// let stock = try await run.step("check-inventory") { attempt in
@@ -55,9 +60,10 @@ public struct ActionRun<W: Workflow>: Sendable {
     }
 
     nonisolated(nonsending) public func step<Output: Codable & Sendable>(
-        _ name: String, retry: RetryPolicy = .default, _ body: (StepAttempt) async throws -> Output
+        _ name: String, retry: RetryPolicy = .default, journal: StepJournaling = .automatic,
+        _ body: (StepAttempt) async throws -> Output
     ) async throws -> Output {
-        try await steps.step(name, retry: retry, body)
+        try await steps.step(name, retry: retry, journal: journal, body)
     }
 }
 

@@ -27,6 +27,7 @@ public struct RunDriver: Sendable {
     public func drive<W: Workflow>(_ workflow: W.Type, _ claimed: StoredRun) async throws -> Stop {
         var position = try claimed.position(in: W.self)
         var context = try claimed.decodeContext(as: W.self)
+        var encodedContext = claimed.context
         var seq = claimed.seq
         var cancelReason = claimed.cancelReason
         // Only the timer of the state the run was claimed in can be due: a state entered
@@ -39,6 +40,7 @@ public struct RunDriver: Sendable {
             if case .finished(let outcome) = position.phase { return .finished(outcome) }
             var consumed: InboxEvent?
             var writes: [TransitionWrite] = []
+            var stepEntries: [RunMove.Entry] = []
             let input: RunInput<W>
             if let cancelReason {
                 input = .cancel(reason: cancelReason)
@@ -46,7 +48,7 @@ public struct RunDriver: Sendable {
                 switch position.phase {
                 case .acting:
                     let steps = StepJournal(
-                        store: store, runID: claimed.id, visit: position.visit, state: position.state.rawValue, seq: seq,
+                        store: store, runID: claimed.id, standing: RowChange(position, context: encodedContext), seq: seq,
                         isFreshVisit: enteredHere
                     )
                     do {
@@ -55,6 +57,7 @@ public struct RunDriver: Sendable {
                         return .fencedOut
                     }
                     seq = steps.currentSeq
+                    stepEntries = steps.takeUnjournaled()
                 case .waiting(let events, _):
                     if let event = try await store.oldestEvent(for: claimed.id, named: events) {
                         consumed = event
@@ -76,7 +79,7 @@ public struct RunDriver: Sendable {
                         try await store.release(claimed, expectedSeq: seq)
                         return .waiting
                     }
-                    guard case .children(let spec)? = W.definition.definition(of: position.state)?.kind else {
+                    guard case .children(let spec)? = W.builtDefinition.definition(of: position.state)?.kind else {
                         preconditionFailure("finishedChildren checked the state's kind")
                     }
                     try spec.collect(&context, finished)
@@ -89,16 +92,18 @@ public struct RunDriver: Sendable {
                     preconditionFailure("handled above")
                 }
             }
-            let result = try W.definition.transition(from: position, on: input)
+            let result = try W.builtDefinition.transition(from: position, on: input)
             if case .awaitingChildren = result.position.phase {
                 writes.append(try store.startingChildren(W.self, of: claimed.id, in: result.position.state, context: context))
             }
-            guard let committed = try await store.commit(
-                result, of: claimed.id, expectedSeq: seq, context: context, consuming: consumed, writes: writes
-            ) else {
+            encodedContext = try RunStore.encode(context)
+            let move = RunMove(
+                result, of: claimed.id, expectedSeq: seq, context: encodedContext, consuming: consumed, after: stepEntries
+            )
+            guard let committed = try await store.commit(move, writes: writes) else {
                 return .fencedOut
             }
-            seq += result.records.count
+            seq += move.entries.count
             position = result.position
             cancelReason = committed.cancelReason
             isTimeoutDue = false
@@ -112,7 +117,7 @@ public struct RunDriver: Sendable {
     private func finishedChildren<W: Workflow>(
         _ workflow: W.Type, of parentID: UUID, in state: W.State
     ) async throws -> ([ChildrenSpec<W>.Finished], cancelSiblings: Bool)? {
-        guard case .children(let spec)? = W.definition.definition(of: state)?.kind else {
+        guard case .children(let spec)? = W.builtDefinition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(parentID) waits for children in \(state.rawValue), which is not a children state")
         }
         let (count, finished) = try await store.children(of: parentID, for: W.self)
@@ -129,7 +134,7 @@ public struct RunDriver: Sendable {
     private func act<W: Workflow>(
         _ workflow: W.Type, in state: W.State, context: W.Context, steps: StepJournal
     ) async throws -> (RunInput<W>, W.Context, [TransitionWrite]) {
-        guard case .action(_, _, let body)? = W.definition.definition(of: state)?.kind else {
+        guard case .action(_, _, let body)? = W.builtDefinition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(steps.runID) is acting in \(state.rawValue), which is not an action state")
         }
         var run = ActionRun<W>(context: context, steps: steps)

@@ -25,25 +25,62 @@ public struct StepFailure: Error, Sendable, CustomStringConvertible {
 struct FencedOut: Error {}
 
 /// Runs the steps of one action visit: a step whose output is journaled is answered
-/// from the journal without running again; a new step's output is journaled (fenced)
-/// as soon as it completes.
+/// from the journal without running again.
+///
+/// Runs the steps of one action visit: a step whose output is journaled is answered
+/// from the journal without running again.
+///
+/// When a completed step's output is journaled; see ``ActionRun/step(_:retry:journal:_:)``.
+public enum StepJournaling: Sendable, Hashable {
+    /// At once if the step took 10 ms or more (a model call, a remote API), so it is
+    /// never paid for twice; a quicker step as ``withNextCommit``. The default.
+    case automatic
+    /// As soon as the step ends, in a commit of its own.
+    case atOnce
+    /// With the next step's or the transition's commit, whichever comes first, so an
+    /// action with one step costs one commit. If the worker dies before that commit,
+    /// the step runs again, with the same idempotency key, like a step in flight.
+    case withNextCommit
+
+    /// Steps that ran this long are journaled at once under ``automatic``.
+    static let automaticThreshold = Duration.milliseconds(10)
+
+    func journalsAtOnce(after duration: Duration) -> Bool {
+        switch self {
+        case .automatic: duration >= Self.automaticThreshold
+        case .atOnce: true
+        case .withNextCommit: false
+        }
+    }
+}
+
+/// Runs the steps of one action visit: a step whose output is journaled is answered
+/// from the journal without running again; ``StepJournaling`` says when a completed
+/// step's output is journaled.
 final class StepJournal: Sendable {
+
     let store: RunStore
     let runID: UUID
     let visit: Int
     let state: String
+    /// The run's row while it acts, rewritten unchanged when steps are journaled
+    /// before the transition.
+    private let standing: RowChange
     private let seq: Mutex<Int>
     /// True when this worker entered the state itself just now, so no step of this
     /// visit can be journaled yet and the journal need not be asked.
     private let isFreshVisit: Bool
-    /// Outputs journaled during this visit by this journal, by step name.
-    private let recorded = Mutex<[String: String]>([:])
+    /// Outputs of this visit's steps this journal ran, by step name.
+    private let outputs = Mutex<[String: String]>([:])
+    /// Entries of steps that ended but are not journaled yet.
+    private let unjournaled = Mutex<[RunMove.Entry]>([])
 
-    init(store: RunStore, runID: UUID, visit: Int, state: String, seq: Int, isFreshVisit: Bool) {
+    init(store: RunStore, runID: UUID, standing: RowChange, seq: Int, isFreshVisit: Bool) {
         self.store = store
         self.runID = runID
-        self.visit = visit
-        self.state = state
+        visit = standing.visit
+        state = standing.state
+        self.standing = standing
         self.seq = Mutex(seq)
         self.isFreshVisit = isFreshVisit
     }
@@ -52,24 +89,27 @@ final class StepJournal: Sendable {
     var currentSeq: Int { seq.withLock { $0 } }
 
     nonisolated(nonsending) func step<Output: Codable & Sendable>(
-        _ name: String, retry: RetryPolicy, _ body: (StepAttempt) async throws -> Output
+        _ name: String, retry: RetryPolicy, journal journaling: StepJournaling, _ body: (StepAttempt) async throws -> Output
     ) async throws -> Output {
         if let stored = try await journaledOutput(of: name) {
             return try JSONDecoder().decode(Output.self, from: Data(stored.utf8))
         }
+        try await journalEndedSteps()
         let key = "\(runID.uuidString.lowercased()):\(visit):\(name)"
         var attempt = 1
+        let firstStarted = ContinuousClock.now
         while true {
             let started = ContinuousClock.now
             do {
                 let output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
                 let encoded = try RunStore.encode(output)
-                try await journal(.completed(output: encoded), step: name, attempt: attempt, started: started)
-                recorded.withLock { $0[name] = encoded }
+                ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded)
+                outputs.withLock { $0[name] = encoded }
+                if journaling.journalsAtOnce(after: ContinuousClock.now - firstStarted) { try await journalEndedSteps() }
                 return output
             } catch let error where !(error is FencedOut) && !(error is CancellationError) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
-                    try await journal(.failed(error: "\(error)"), step: name, attempt: attempt, started: started)
+                    ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
                     throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
                 }
                 try await Task.sleep(for: retry.pause(after: attempt))
@@ -78,19 +118,36 @@ final class StepJournal: Sendable {
         }
     }
 
-    /// The step's output if this visit journaled it already (JSON text).
+    /// Hands the entries of steps that ended but are not journaled yet to the
+    /// transition that journals them.
+    func takeUnjournaled() -> [RunMove.Entry] {
+        unjournaled.withLock { entries in
+            defer { entries = [] }
+            return entries
+        }
+    }
+
+    /// The step's output if this visit ran or journaled it already (JSON text).
     private func journaledOutput(of step: String) async throws -> String? {
-        if let earlier = recorded.withLock({ $0[step] }) { return earlier }
+        if let earlier = outputs.withLock({ $0[step] }) { return earlier }
         return isFreshVisit ? nil : try await store.stepOutput(of: runID, visit: visit, step: step)
     }
 
-    private func journal(_ outcome: RunStore.StepOutcome, step: String, attempt: Int, started: ContinuousClock.Instant) async throws {
-        let expected = currentSeq
-        let written = try await store.recordStep(
-            outcome, step: step, of: runID, visit: visit, state: state, attempt: attempt,
-            milliseconds: (ContinuousClock.now - started).milliseconds, expectedSeq: expected
+    private func ended(_ record: JournalRecord, attempt: Int, started: ContinuousClock.Instant, output: String? = nil) {
+        let entry = RunMove.Entry(
+            record: record, visit: visit, attempt: attempt,
+            durationMilliseconds: (ContinuousClock.now - started).milliseconds, payload: output
         )
-        guard written else { throw FencedOut() }
-        seq.withLock { $0 = expected + 1 }
+        unjournaled.withLock { $0.append(entry) }
+    }
+
+    /// Journals the steps that ended, fenced like a transition, leaving the row as it stands.
+    private func journalEndedSteps() async throws {
+        let entries = takeUnjournaled()
+        guard !entries.isEmpty else { return }
+        let expected = currentSeq
+        let move = RunMove(steps: entries, of: runID, expectedSeq: expected, standing: standing)
+        guard try await store.commit(move, writes: []) != nil else { throw FencedOut() }
+        seq.withLock { $0 = expected + entries.count }
     }
 }

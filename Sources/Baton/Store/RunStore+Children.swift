@@ -35,7 +35,7 @@ extension RunStore {
     func startingChildren<W: Workflow>(
         _ workflow: W.Type, of parentID: UUID, in state: W.State, context: W.Context
     ) throws -> TransitionWrite {
-        guard case .children(let spec)? = W.definition.definition(of: state)?.kind else {
+        guard case .children(let spec)? = W.builtDefinition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(parentID) entered \(state.rawValue), which is not a children state")
         }
         let (contexts, childType, store) = (try spec.contexts(context), spec.childType, self)

@@ -43,7 +43,7 @@ extension RunStore {
                 SELECT id, name, payload::text FROM baton.events
                 WHERE run_id = \(runID) AND consumed_seq IS NULL AND name IN (SELECT jsonb_array_elements_text(\(try Self.encode(names))::jsonb))
                 ORDER BY id LIMIT 1
-                """).first.map {
+                """, prepared: true).first.map {
                 InboxEvent(id: try $0.decode(Int.self, at: 0), name: try $0.decode(String.self, at: 1), payload: try $0.decode(String?.self, at: 2))
             }
         }

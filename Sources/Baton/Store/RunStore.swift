@@ -2,7 +2,8 @@ import Foundation
 import LibPQ
 
 /// Runs, their journal and their leases in PostgreSQL: every write a transition
-/// makes goes through here, each in one statement (one round trip, one transaction).
+/// makes goes through here, each in one statement (one round trip, one transaction,
+/// shared by the transitions of several runs when they commit at the same moment).
 ///
 /// Writes that move a run are fenced: they name the worker that holds the run's lease
 /// and the journal seq they expect, and change nothing if either is stale. A worker
@@ -16,9 +17,13 @@ public struct RunStore: Sendable {
     /// awaited event or cancel request arrived), so idle workers wake at once.
     public static let readyChannel = "baton_runs"
 
+    /// Shares commits among this worker's runs; see ``GroupCommit``.
+    let groupCommit: GroupCommit
+
     public init(pool: PostgresPool, workerID: String) {
         self.pool = pool
         self.workerID = workerID
+        groupCommit = GroupCommit(pool: pool, workerID: workerID)
     }
 
     /// What ``start(_:context:businessKey:)`` found or made.
@@ -33,7 +38,7 @@ public struct RunStore: Sendable {
     /// A run whose initial state starts children starts them in the same transaction.
     public func start<W: Workflow>(_ workflow: W.Type, context: W.Context, businessKey: String? = nil) async throws -> Started {
         try await pool.withConnection { connection in
-            guard case .children? = W.definition.definition(of: W.definition.initial)?.kind else {
+            guard case .children? = W.builtDefinition.definition(of: W.builtDefinition.initial)?.kind else {
                 return try await start(W.self, context: context, businessKey: businessKey, parent: nil, on: connection)
             }
             return try await connection.withTransaction { connection in
@@ -48,7 +53,7 @@ public struct RunStore: Sendable {
     func start<W: Workflow>(
         _ workflow: W.Type, context: W.Context, businessKey: String?, parent: UUID?, on connection: PostgresConnection
     ) async throws -> Started {
-        let result = try W.definition.transition(from: nil, on: .start)
+        let result = try W.builtDefinition.transition(from: nil, on: .start)
         let row = RowChange(result.position, context: try Self.encode(context))
         let runID = UUID()
         let inserted = try await connection.query("""
@@ -58,7 +63,8 @@ public struct RunStore: Sendable {
                 VALUES (\(runID), \(W.name), \(W.version), \(businessKey), \(parent), \(row.state), \(row.status), \(row.visit),
                         \(row.context)::jsonb, \(result.records.count), \(row.waitingFor)::jsonb,
                         baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                        baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                        CASE WHEN \(row.status) = 'runnable' THEN baton.current_time()
+                             ELSE baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)) END,
                         CASE WHEN \(row.isFinal) THEN baton.current_time() END)
                 ON CONFLICT (workflow, business_key) DO NOTHING
                 RETURNING id
@@ -73,7 +79,7 @@ public struct RunStore: Sendable {
                 SELECT pg_notify(\(Self.readyChannel), '') FROM inserted WHERE \(row.status) = 'runnable'
             )
             SELECT id FROM inserted, (SELECT count(*) FROM notified) AS wake
-            """)
+            """, prepared: true)
         if !inserted.isEmpty {
             if case .awaitingChildren = result.position.phase {
                 try await startingChildren(W.self, of: runID, in: result.position.state, context: context)(connection)
@@ -88,9 +94,10 @@ public struct RunStore: Sendable {
         return Started(runID: existing, created: false)
     }
 
-    /// Takes up to `limit` runs that are ready (an action to run, or a wait whose wake
-    /// time has come) and not leased by a live worker, among the given workflow
-    /// versions, and leases them to this worker for `lease`.
+    /// Takes up to `limit` runs that are due (an action to run, or a wait whose wake
+    /// time has come), oldest first, and not leased by a live worker, among the given
+    /// workflow versions, and leases them to this worker for `lease`. One range scan
+    /// of the `runs_due` index, however many runs wait for events.
     public func claim(versions: [(name: String, version: Int)], limit: Int, lease: Duration) async throws -> [StoredRun] {
         try await pool.withConnection { connection in
             try await connection.query("""
@@ -98,17 +105,17 @@ public struct RunStore: Sendable {
                 SET lease_owner = \(workerID), lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
                 WHERE id IN (
                     SELECT id FROM baton.runs
-                    WHERE (status = 'runnable' OR (status = 'waiting' AND wake_at <= baton.current_time()))
+                    WHERE wake_at <= baton.current_time()
                       AND (lease_expires_at IS NULL OR lease_expires_at < baton.current_time())
                       AND (workflow, version) IN (
                           SELECT name, version FROM jsonb_to_recordset(\(try Self.encode(versions.map(WorkflowVersion.init)))::jsonb)
                               AS registered(name text, version integer))
-                    ORDER BY wake_at NULLS FIRST, created_at
+                    ORDER BY wake_at
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 )
                 RETURNING \(unescaped: StoredRun.columns)
-                """)
+                """, prepared: true)
             .map(StoredRun.init(row:))
         }
     }
@@ -126,21 +133,26 @@ public struct RunStore: Sendable {
     ///
     /// `writes` run after the transition's statement, in the same transaction: if the
     /// transition is fenced out they don't run, and if a write throws, everything is
-    /// rolled back.
+    /// rolled back. A transition without writes shares its commit with the
+    /// transitions other runs of this worker commit at the same moment.
     public func commit<W: Workflow>(
         _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
         consuming event: InboxEvent? = nil, writes: [TransitionWrite] = []
     ) async throws -> Committed? {
-        try await pool.withConnection { connection in
-            guard !writes.isEmpty else {
-                return try await commit(result, of: runID, expectedSeq: expectedSeq, context: context, consuming: event, on: connection)
-            }
+        let move = RunMove(result, of: runID, expectedSeq: expectedSeq, context: try Self.encode(context), consuming: event, after: [])
+        return try await commit(move, writes: writes)
+    }
+
+    /// Applies `move`, then `writes` in the same transaction; see ``commit(_:of:expectedSeq:context:consuming:writes:)``.
+    func commit(_ move: RunMove, writes: [TransitionWrite]) async throws -> Committed? {
+        guard !writes.isEmpty else { return try await groupCommit.commit(move) }
+        return try await pool.withConnection { connection in
             do {
                 return try await connection.withTransaction { connection in
                     // Fencing first: a worker that lost the run runs none of the writes.
-                    guard let committed = try await commit(
-                        result, of: runID, expectedSeq: expectedSeq, context: context, consuming: event, on: connection
-                    ) else { throw FencedOut() }
+                    guard let committed = try await Self.apply([move], as: workerID, on: connection)[move.runID] else {
+                        throw FencedOut()
+                    }
                     for write in writes { try await write(connection) }
                     return committed
                 }
@@ -150,53 +162,72 @@ public struct RunStore: Sendable {
         }
     }
 
-    /// The transition's one statement, on `connection`.
-    private func commit<W: Workflow>(
-        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
-        consuming event: InboxEvent?, on connection: PostgresConnection
-    ) async throws -> Committed? {
-        let finishedWith = result.records.last { $0.kind == .runFinished }?.error
-        let row = RowChange(result.position, context: try Self.encode(context), error: finishedWith)
-        let written = try await connection.query("""
-            WITH moved AS (
-                UPDATE baton.runs SET
-                    state = \(row.state), status = \(row.status), visit = \(row.visit), context = \(row.context)::jsonb,
-                    seq = seq + \(result.records.count), waiting_for = \(row.waitingFor)::jsonb,
-                    timeout_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                    wake_at = baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
-                    finished_at = CASE WHEN \(row.isFinal) THEN baton.current_time() END,
-                    lease_owner = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_owner END,
-                    lease_expires_at = CASE WHEN \(row.isFinal) THEN NULL ELSE lease_expires_at END,
-                    error = \(row.error), updated_at = baton.current_time()
-                WHERE id = \(runID) AND seq = \(expectedSeq)
-                  AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
-                RETURNING id, cancel_reason, parent_run_id
+    /// Applies the moves of several runs in one statement, each fenced on its own:
+    /// what each moved run's row said, by run id. A run missing from the answer was
+    /// fenced out, and nothing of its move was written.
+    ///
+    /// Besides the run rows and the journal, the statement stores completed steps'
+    /// outputs, marks consumed inbox events, and wakes the waiting parent of a child
+    /// that finished.
+    static func apply(_ moves: [RunMove], as workerID: String, on connection: PostgresConnection) async throws -> [UUID: Committed] {
+        let rows = try await connection.query("""
+            WITH batch AS (
+                SELECT * FROM jsonb_to_recordset(\(try Self.encode(moves))::jsonb) AS b(
+                    run_id uuid, expected_seq bigint, state text, status text, visit integer, context text,
+                    waiting_for text, wake_after double precision, is_final boolean, error text, entries jsonb)
+            ), moved AS (
+                UPDATE baton.runs r SET
+                    state = b.state, status = b.status, visit = b.visit, context = b.context::jsonb,
+                    seq = b.expected_seq + jsonb_array_length(b.entries), waiting_for = b.waiting_for::jsonb,
+                    timeout_at = baton.current_time() + make_interval(secs => b.wake_after),
+                    -- A run that stays runnable keeps its wake_at: no indexed column changes,
+                    -- so a step's update can be a HOT update.
+                    wake_at = CASE WHEN b.status = 'runnable' THEN least(r.wake_at, baton.current_time())
+                                   ELSE baton.current_time() + make_interval(secs => b.wake_after) END,
+                    finished_at = CASE WHEN b.is_final THEN baton.current_time() END,
+                    lease_owner = CASE WHEN b.is_final THEN NULL ELSE r.lease_owner END,
+                    lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,
+                    error = b.error, updated_at = baton.current_time()
+                FROM batch b
+                WHERE r.id = b.run_id AND r.seq = b.expected_seq
+                  AND r.lease_owner = \(workerID) AND r.lease_expires_at > baton.current_time()
+                RETURNING r.id, r.cancel_reason, r.parent_run_id, b.is_final, b.expected_seq, b.context, b.entries
+            ), entry AS (
+                SELECT moved.id AS run_id, moved.expected_seq + e.ordinality AS seq, moved.context, e.*
+                FROM moved, ROWS FROM (jsonb_to_recordset(moved.entries) AS (
+                    kind text, state_from text, state_to text, reason text, error text, step text, visit integer,
+                    attempt integer, duration_ms double precision, payload text, event_id bigint)) WITH ORDINALITY AS e
+            ), journaled AS (
+                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, step_name, attempt,
+                                           duration_ms, payload, worker_id)
+                SELECT run_id, seq, kind, state_from, state_to, reason, error, step, attempt, duration_ms,
+                       (CASE WHEN kind = 'transition' THEN context ELSE payload END)::jsonb, \(workerID)
+                FROM entry
+            ), outputs AS (
+                INSERT INTO baton.step_outputs (run_id, visit, step_name, output, attempts)
+                SELECT run_id, visit, step, payload::jsonb, attempt FROM entry WHERE kind = 'step-completed'
+            ), consumed AS (
+                UPDATE baton.events SET consumed_seq = entry.seq
+                FROM entry
+                WHERE entry.kind = 'event-received' AND events.id = entry.event_id AND events.run_id = entry.run_id
+                  AND events.consumed_seq IS NULL
             ), parent_woken AS (
-                -- A child that finishes wakes its parent, which is waiting for it.
+                -- A child that finishes wakes its parent, which is waiting for it. (A parent
+                -- moving in this very statement is awake already, and a row is updated once.)
                 UPDATE baton.runs parent
                 SET events_received = parent.events_received + 1, wake_at = baton.current_time()
                 FROM moved
-                WHERE \(row.isFinal) AND parent.id = moved.parent_run_id AND parent.status = 'waiting'
+                WHERE moved.is_final AND parent.id = moved.parent_run_id AND parent.status = 'waiting'
+                  AND parent.id NOT IN (SELECT id FROM moved)
                 RETURNING pg_notify(\(Self.readyChannel), '')
-            ), consumed AS (
-                UPDATE baton.events SET consumed_seq = \(expectedSeq) + 1
-                WHERE id = \(event?.id) AND run_id = \(runID) AND consumed_seq IS NULL AND EXISTS (SELECT 1 FROM moved)
-            ), journaled AS (
-                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, payload, worker_id)
-                SELECT moved.id, \(expectedSeq) + entry.ordinality, entry.kind, entry.state_from, entry.state_to,
-                       entry.reason, entry.error,
-                       CASE entry.kind WHEN 'event-received' THEN \(event?.payload)::jsonb
-                                       WHEN 'transition' THEN \(row.context)::jsonb END,
-                       \(workerID)
-                FROM moved, ROWS FROM (jsonb_to_recordset(\(try Self.encode(result.records))::jsonb)
-                    AS (kind text, "from" text, "to" text, reason text, error text))
-                    WITH ORDINALITY AS entry(kind, state_from, state_to, reason, error, ordinality)
-                RETURNING seq
             )
-            SELECT (SELECT count(*) FROM journaled), cancel_reason, (SELECT count(*) FROM parent_woken) FROM moved
-            """)
-        guard let row = written.first, try row.decode(Int.self, at: 0) == result.records.count else { return nil }
-        return Committed(cancelReason: try row.decode(String?.self, at: 1))
+            SELECT id, cancel_reason, (SELECT count(*) FROM parent_woken) FROM moved
+            """, prepared: true)
+        var committed: [UUID: Committed] = [:]
+        for row in rows {
+            committed[try row.decode(UUID.self, at: 0)] = Committed(cancelReason: try row.decode(String?.self, at: 1))
+        }
+        return committed
     }
 
     /// Gives up this worker's lease on a run that now waits: it sleeps until its
@@ -209,7 +240,7 @@ public struct RunStore: Sendable {
                     wake_at = CASE WHEN events_received = \(run.eventsReceived) AND cancel_reason IS NULL
                                    THEN timeout_at ELSE baton.current_time() END
                 WHERE id = \(run.id) AND seq = \(expectedSeq) AND lease_owner = \(workerID)
-                """)
+                """, prepared: true)
         }
     }
 
@@ -274,47 +305,6 @@ private struct WorkflowVersion: Encodable {
     init(_ pair: (name: String, version: Int)) {
         name = pair.name
         version = pair.version
-    }
-}
-
-/// The columns of `baton.runs` that a position sets.
-private struct RowChange {
-    let state: String
-    let status: String
-    let visit: Int
-    let context: String
-    /// JSON array text of the awaited events, or nil.
-    let waitingFor: String?
-    /// Seconds until the run wakes by itself (sleep or timeout), or nil.
-    let wakeAfterSeconds: Double?
-    let isFinal: Bool
-    /// The error a failed or cancelled run ended with.
-    let error: String?
-
-    init<W: Workflow>(_ position: RunPosition<W>, context: String, error: String? = nil) {
-        self.error = error
-        state = position.state.rawValue
-        visit = position.visit
-        self.context = context
-        switch position.phase {
-        case .acting:
-            status = "runnable"
-            (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)
-        case .waiting(let events, let timeout):
-            status = "waiting"
-            waitingFor = try? RunStore.encode(events)
-            wakeAfterSeconds = timeout?.seconds
-            isFinal = false
-        case .sleeping(let duration):
-            status = "waiting"
-            (waitingFor, wakeAfterSeconds, isFinal) = (nil, duration.seconds, false)
-        case .awaitingChildren:
-            status = "waiting"
-            (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)
-        case .finished(let outcome):
-            status = outcome.rawValue
-            (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, true)
-        }
     }
 }
 

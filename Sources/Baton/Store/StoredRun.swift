@@ -53,7 +53,7 @@ public struct StoredRun: Sendable, Hashable {
 
     /// The run's position in `W`'s definition, rebuilt from its state and status.
     public func position<W: Workflow>(in workflow: W.Type) throws -> RunPosition<W> {
-        guard let state = W.State(rawValue: state), let declaration = W.definition.definition(of: state) else {
+        guard let state = W.State(rawValue: state), let declaration = W.builtDefinition.definition(of: state) else {
             throw BatonError(.storedRun, "run \(id) is in state \(self.state), which \(W.name) v\(W.version) does not declare")
         }
         if let outcome = Outcome(rawValue: status) {

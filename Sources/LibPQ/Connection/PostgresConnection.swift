@@ -16,6 +16,8 @@ public actor PostgresConnection {
     private let executor: ThreadExecutor
     private var handle: OpaquePointer?
     private var savepointCounter = 0
+    /// Statements prepared on this connection, by text and parameter types.
+    private var preparedStatements: [PreparedStatementKey: String] = [:]
     /// Where this connection goes, for errors and logs.
     public nonisolated let configuration: PostgresConfiguration
 
@@ -75,16 +77,41 @@ public actor PostgresConnection {
     }
 
     /// Runs one statement and returns its rows.
+    ///
+    /// With `prepared`, the statement is prepared on this connection the first time
+    /// and reused after, so the server parses and plans it once per connection rather
+    /// than at every run (for a statement with several CTEs, planning can cost more
+    /// than executing). Use it for the fixed statements an application runs over and
+    /// over: each distinct text (and set of parameter types) is kept until the
+    /// connection closes.
     @discardableResult
-    public func query(_ query: PostgresQuery) throws -> PostgresRows {
+    public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresRows {
         let handle = try liveHandle(for: query.sql)
         let result = try BoundParameters.with(query) { parameters in
-            PQexecParams(
-                handle, query.sql, parameters.count, parameters.types, parameters.values,
+            guard prepared else {
+                return PQexecParams(
+                    handle, query.sql, parameters.count, parameters.types, parameters.values,
+                    parameters.lengths, parameters.formats, 0
+                )
+            }
+            return PQexecPrepared(
+                handle, try statementName(for: query, parameters, on: handle), parameters.count, parameters.values,
                 parameters.lengths, parameters.formats, 0
             )
         }
         return try rows(from: result, query: query.sql)
+    }
+
+    /// The name `query` is prepared under on this connection, preparing it first if
+    /// it is new. Parameter types are part of the key: an untyped NULL lets the server
+    /// infer a type that a later typed value might not fit.
+    private func statementName(for query: PostgresQuery, _ parameters: BoundParameters, on handle: OpaquePointer) throws -> String {
+        let key = PreparedStatementKey(sql: query.sql, types: query.binds.map(\.type.rawValue))
+        if let name = preparedStatements[key] { return name }
+        let name = "prepared_\(preparedStatements.count + 1)"
+        _ = try rows(from: PQprepare(handle, name, query.sql, parameters.count, parameters.types), query: query.sql)
+        preparedStatements[key] = name
+        return name
     }
 
     /// Runs SQL text that may hold several statements, with no parameters: for
@@ -224,4 +251,10 @@ private func withCStrings<Result>(
         for pointer in keywords + values { free(UnsafeMutablePointer(mutating: pointer)) }
     }
     return body(keywords, values)
+}
+
+/// What tells prepared statements apart: their text and their parameters' types.
+private struct PreparedStatementKey: Hashable {
+    let sql: String
+    let types: [UInt32]
 }
