@@ -10,6 +10,11 @@
 -- range scan of a partial index that holds only them (runs waiting for events,
 -- however many, are not in it), oldest first.
 --
+-- Also: baton.current_time() reads now(), the transaction's start, instead of
+-- clock_timestamp(). A STABLE function that calls a volatile one is never inlined, so
+-- every call ran as a little query of its own, several per transition; and one time
+-- per transaction is what a journal entry should carry.
+--
 -- Useful query:
 --   -- How many runs are due, and how late is the oldest?
 --   SELECT count(*), max(now() - wake_at) FROM baton.runs WHERE wake_at <= now();
@@ -24,5 +29,20 @@ ALTER TABLE baton.runs SET (fillfactor = 70);
 DROP INDEX baton.runs_active;
 CREATE INDEX runs_due ON baton.runs (wake_at) WHERE wake_at IS NOT NULL;
 
+-- The journal and the step outputs lose their foreign keys to baton.runs. Their rows
+-- are only ever inserted by the statement that moves the run (it inserts for the runs
+-- its fenced UPDATE returned), and runs are never deleted before their journal, so
+-- the check could never fail; it cost half of that statement's time (three key
+-- lookups and row locks per step: 0.21 ms a move with them, 0.11 ms without).
+ALTER TABLE baton.journal DROP CONSTRAINT journal_run_id_fkey;
+ALTER TABLE baton.step_outputs DROP CONSTRAINT step_outputs_run_id_fkey;
+
 COMMENT ON COLUMN baton.runs.wake_at IS
     'When a worker should next look at the run: since it became runnable, when its timer ends, or when an awaited event arrived; NULL for runs waiting for events only and for finished runs.';
+
+CREATE OR REPLACE FUNCTION baton.current_time() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(nullif(current_setting('baton.fake_now', true), '')::timestamptz, now())
+$$;
+COMMENT ON FUNCTION baton.current_time() IS
+    'The time Baton''s SQL uses: now() (the transaction''s start), unless the session sets baton.fake_now.';

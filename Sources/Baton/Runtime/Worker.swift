@@ -5,7 +5,8 @@ import Synchronization
 
 /// A worker's settings, with documented defaults.
 public struct WorkerConfiguration: Sendable {
-    /// Runs driven at once.
+    /// Runs driven at once. Each holds a connection of the store's pool while it is
+    /// driven: give the pool `concurrency + 2` (claims and heartbeats need one too).
     public var concurrency: Int
     /// How long a claimed run stays this worker's without a heartbeat; after that
     /// another worker may take it over (crash recovery).
@@ -15,12 +16,20 @@ public struct WorkerConfiguration: Sendable {
     /// How often an idle worker looks for work without being notified (timers come due
     /// this way, and notifications missed while reconnecting are made up for).
     public var pollInterval: Duration
+    /// Runs claimed ahead of a free slot, so a slot that frees is refilled without
+    /// waiting for a claim: `concurrency / 8`, at least 1, unless given. They are
+    /// leased to this worker meanwhile.
+    public var claimAhead: Int
 
-    public init(concurrency: Int = 8, lease: Duration = .seconds(30), heartbeat: Duration? = nil, pollInterval: Duration = .seconds(1)) {
+    public init(
+        concurrency: Int = 8, lease: Duration = .seconds(30), heartbeat: Duration? = nil, pollInterval: Duration = .seconds(1),
+        claimAhead: Int? = nil
+    ) {
         self.concurrency = max(1, concurrency)
         self.lease = lease
         self.heartbeat = heartbeat ?? lease / 3
         self.pollInterval = pollInterval
+        self.claimAhead = max(0, claimAhead ?? max(1, concurrency / 8))
     }
 }
 
@@ -39,7 +48,7 @@ public final class Worker: Sendable {
     public let registry: WorkflowRegistry
     public let configuration: WorkerConfiguration
     private let logger: Logger
-    private let inFlight = Mutex<Set<UUID>>([])
+    private let holdings = Mutex(Holdings())
     private let wakeUp = WakeSignal()
 
     public init(store: RunStore, registry: WorkflowRegistry, configuration: WorkerConfiguration = .init(), logger: Logger) {
@@ -60,22 +69,21 @@ public final class Worker: Sendable {
             group.addTask { await self.listen() }
             await withTaskGroup(of: Void.self) { drives in
                 while !Task.isCancelled {
-                    let free = configuration.concurrency - inFlight.withLock(\.count)
+                    let wanted = configuration.concurrency + configuration.claimAhead - holdings.withLock(\.held.count)
                     var claimed: [StoredRun] = []
-                    if free > 0 {
+                    if wanted > 0 {
                         do {
-                            claimed = try await store.claim(versions: versions, limit: free, lease: configuration.lease)
+                            claimed = try await store.claim(versions: versions, limit: wanted, lease: configuration.lease)
                         } catch {
                             logger.warning("claiming failed; retrying", metadata: ["error": "\(error)"])
                         }
                     }
-                    for run in claimed {
-                        inFlight.withLock { _ = $0.insert(run.id) }
-                        // Driving is not cancelled with the worker: a run stops at its next wait or end.
-                        drives.addTask { await Task { await self.drive(run) }.value }
-                    }
-                    if free == 0 || claimed.count < free { await wakeUp.wait(upTo: configuration.pollInterval) }
+                    let starting = holdings.withLock { $0.add(claimed, slots: configuration.concurrency) }
+                    for run in starting { drives.addTask { await self.drive(startingWith: run) } }
+                    if wanted <= 0 || claimed.count < wanted { await wakeUp.wait(upTo: configuration.pollInterval) }
                 }
+                // Runs claimed ahead are driven too: they are this worker's until their next wait or end.
+                for run in holdings.withLock({ $0.startAll() }) { drives.addTask { await self.drive(startingWith: run) } }
                 await drives.waitForAll()
             }
             group.cancelAll()
@@ -83,14 +91,25 @@ public final class Worker: Sendable {
         logger.info("worker stopped", metadata: ["worker": .string(store.workerID)])
     }
 
-    private func drive(_ run: StoredRun) async {
-        defer {
-            inFlight.withLock { _ = $0.remove(run.id) }
+    /// Drives `run`, then the runs claimed ahead, one after another, while there are any.
+    private func drive(startingWith run: StoredRun) async {
+        var next: StoredRun? = run
+        while let run = next {
+            // Driving is not cancelled with the worker: a run stops at its next wait or end.
+            await Task { await self.drive(run) }.value
+            next = holdings.withLock { $0.finished(run.id) }
             wakeUp.signal()
         }
+    }
+
+    private func drive(_ run: StoredRun) async {
         guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return }
         do {
-            let stop = try await RunDriver(store: store).drive(workflow.workflowType, run)
+            // The run is driven on the thread of the connection it holds, so its
+            // statements need neither a pool checkout nor a thread switch.
+            let stop = try await store.pool.withConnection { connection in
+                try await RunDriver(store: store.bound(to: connection)).drive(workflow.workflowType, run)
+            }
             if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
             } else {
@@ -105,7 +124,7 @@ public final class Worker: Sendable {
     private func heartbeat() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeat)
-            let held = inFlight.withLock { Array($0) }
+            let held = holdings.withLock { Array($0.held) }
             do {
                 _ = try await store.renewLeases(held, lease: configuration.lease)
             } catch {
@@ -130,5 +149,39 @@ public final class Worker: Sendable {
                 try? await Task.sleep(for: configuration.pollInterval)
             }
         }
+    }
+}
+
+/// The runs a worker holds: being driven, or claimed ahead and queued for a slot.
+private struct Holdings {
+    /// Every run leased to this worker that it has not let go yet.
+    var held: Set<UUID> = []
+    private var queued: [StoredRun] = []
+    private var driving = 0
+
+    /// Takes newly claimed runs; returns those that start now, in free slots.
+    mutating func add(_ claimed: [StoredRun], slots: Int) -> [StoredRun] {
+        for run in claimed where held.insert(run.id).inserted { queued.append(run) }
+        let starting = Array(queued.prefix(max(0, slots - driving)))
+        queued.removeFirst(starting.count)
+        driving += starting.count
+        return starting
+    }
+
+    /// Lets go of a run that stopped; returns the queued run its slot goes to, if any.
+    mutating func finished(_ run: UUID) -> StoredRun? {
+        held.remove(run)
+        guard !queued.isEmpty else {
+            driving -= 1
+            return nil
+        }
+        return queued.removeFirst()
+    }
+
+    /// Starts every queued run, slots or not (the worker is stopping).
+    mutating func startAll() -> [StoredRun] {
+        defer { queued = [] }
+        driving += queued.count
+        return queued
     }
 }

@@ -11,8 +11,6 @@ import Synchronization
 /// whatever is queued; when it is done it hands the lead to the oldest queued mover,
 /// whose move then goes with the next batch.
 final class GroupCommit: Sendable {
-    private let pool: PostgresPool
-    private let workerID: String
     private let maxBatches: Int
     private let maxBatchSize: Int
     private let state = Mutex(Queue())
@@ -34,15 +32,14 @@ final class GroupCommit: Sendable {
         case lead
     }
 
-    init(pool: PostgresPool, workerID: String, maxBatches: Int = 2, maxBatchSize: Int = 64) {
-        self.pool = pool
-        self.workerID = workerID
+    init(maxBatches: Int = 2, maxBatchSize: Int = 64) {
         self.maxBatches = maxBatches
         self.maxBatchSize = maxBatchSize
     }
 
-    /// Applies `move` (in some batch); nil when it was fenced out.
-    func commit(_ move: RunMove) async throws -> RunStore.Committed? {
+    /// Applies `move` (in some batch); nil when it was fenced out. A batch this mover
+    /// leads runs on `store`'s connection.
+    func commit(_ move: RunMove, by store: RunStore) async throws -> RunStore.Committed? {
         let turn = try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
             let leads = state.withLock { queue in
                 guard queue.runningBatches < maxBatches else {
@@ -56,13 +53,13 @@ final class GroupCommit: Sendable {
         }
         switch turn {
         case .applied(let committed): return committed
-        case .lead: return try await lead(with: move)
+        case .lead: return try await lead(with: move, by: store)
         }
     }
 
     /// Applies `move` and the queued moves in one batch, answers their movers, and
     /// passes the lead on.
-    private func lead(with move: RunMove) async throws -> RunStore.Committed? {
+    private func lead(with move: RunMove, by store: RunStore) async throws -> RunStore.Committed? {
         let others = state.withLock { queue in
             let taken = Array(queue.waiting.prefix(maxBatchSize - 1))
             queue.waiting.removeFirst(taken.count)
@@ -80,20 +77,20 @@ final class GroupCommit: Sendable {
         }
         let moves = [move] + others.map(\.move)
         do {
-            let applied = try await pool.withConnection { try await RunStore.apply(moves, as: workerID, on: $0) }
+            let applied = try await store.withConnection { try await RunStore.apply(moves, as: store.workerID, on: $0) }
             for waiter in others { waiter.turn.resume(returning: .applied(applied[waiter.move.runID])) }
             return applied[move.runID]
         } catch where !others.isEmpty {
             // One bad move must not fail the others: each is applied on its own.
             for waiter in others {
                 do {
-                    let applied = try await pool.withConnection { try await RunStore.apply([waiter.move], as: workerID, on: $0) }
+                    let applied = try await store.withConnection { try await RunStore.apply([waiter.move], as: store.workerID, on: $0) }
                     waiter.turn.resume(returning: .applied(applied[waiter.move.runID]))
                 } catch {
                     waiter.turn.resume(throwing: error)
                 }
             }
-            return try await pool.withConnection { try await RunStore.apply([move], as: workerID, on: $0) }[move.runID]
+            return try await store.withConnection { try await RunStore.apply([move], as: store.workerID, on: $0) }[move.runID]
         }
     }
 }

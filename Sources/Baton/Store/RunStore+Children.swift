@@ -5,7 +5,7 @@ extension RunStore {
     /// A parent's children: how many there are, and those that finished, in the
     /// order they finished.
     func children<W: Workflow>(of parentID: UUID, for workflow: W.Type) async throws -> (count: Int, finished: [ChildrenSpec<W>.Finished]) {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             let rows = try await connection.query("""
                 SELECT id, status, context::text FROM baton.runs WHERE parent_run_id = \(parentID)
                 ORDER BY finished_at NULLS LAST, created_at

@@ -16,7 +16,7 @@ extension RunStore {
     /// Refused, with nothing written, for an unknown or finished run.
     public func send(_ name: String, to runID: UUID, payload: String? = nil) async throws {
         guard !name.isEmpty else { throw BatonError(.invalidRequest, "an event needs a name") }
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.withTransaction { connection in
                 let status = try await connection
                     .query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE")
@@ -38,7 +38,7 @@ extension RunStore {
 
     /// The oldest unconsumed event among `names` in the run's inbox.
     public func oldestEvent(for runID: UUID, named names: [String]) async throws -> InboxEvent? {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.query("""
                 SELECT id, name, payload::text FROM baton.events
                 WHERE run_id = \(runID) AND consumed_seq IS NULL AND name IN (SELECT jsonb_array_elements_text(\(try Self.encode(names))::jsonb))
@@ -53,7 +53,7 @@ extension RunStore {
     /// be cancelled: a waiting run is cancelled by the next worker to see it (at once),
     /// a running one at its next transition. Refused for an unknown or finished run.
     public func requestCancel(_ runID: UUID, reason: String) async throws {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             let updated = try await connection.query("""
                 WITH RECURSIVE tree AS (
                     SELECT id FROM baton.runs WHERE id = \(runID)

@@ -17,7 +17,7 @@ extension RunStore {
     /// and compares them with its row: one run, or every run when `runID` is nil.
     /// Returns every difference; none means the rows are the fold of their journals.
     public func verify(_ runID: UUID? = nil) async throws -> (runs: Int, mismatches: [VerificationMismatch]) {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             let rows = try await connection.query("""
                 WITH folded AS (
                     SELECT j.run_id,

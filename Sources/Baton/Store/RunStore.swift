@@ -19,11 +19,38 @@ public struct RunStore: Sendable {
 
     /// Shares commits among this worker's runs; see ``GroupCommit``.
     let groupCommit: GroupCommit
+    /// The connection every statement runs on, if this store is bound to one.
+    private let connection: PostgresConnection?
 
     public init(pool: PostgresPool, workerID: String) {
         self.pool = pool
         self.workerID = workerID
-        groupCommit = GroupCommit(pool: pool, workerID: workerID)
+        groupCommit = GroupCommit()
+        connection = nil
+    }
+
+    private init(_ store: RunStore, boundTo connection: PostgresConnection) {
+        pool = store.pool
+        workerID = store.workerID
+        groupCommit = store.groupCommit
+        self.connection = connection
+    }
+
+    /// This store with every statement on `connection` (one the caller holds, from
+    /// ``PostgresPool/withConnection(_:)``), for code that runs on that connection's
+    /// thread: no pool checkout and no thread switch per statement. A worker drives
+    /// each run this way; transitions still share commits with the other runs'.
+    public func bound(to connection: PostgresConnection) -> RunStore {
+        RunStore(self, boundTo: connection)
+    }
+
+    /// Runs `body` on the bound connection, or on one from the pool.
+    @discardableResult
+    nonisolated(nonsending) func withConnection<Result>(
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        if let connection { return try await body(connection) }
+        return try await pool.withConnection(body)
     }
 
     /// What ``start(_:context:businessKey:)`` found or made.
@@ -37,7 +64,7 @@ public struct RunStore: Sendable {
     /// again (even concurrently) returns the run the first start made.
     /// A run whose initial state starts children starts them in the same transaction.
     public func start<W: Workflow>(_ workflow: W.Type, context: W.Context, businessKey: String? = nil) async throws -> Started {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             guard case .children? = W.builtDefinition.definition(of: W.builtDefinition.initial)?.kind else {
                 return try await start(W.self, context: context, businessKey: businessKey, parent: nil, on: connection)
             }
@@ -99,7 +126,7 @@ public struct RunStore: Sendable {
     /// workflow versions, and leases them to this worker for `lease`. One range scan
     /// of the `runs_due` index, however many runs wait for events.
     public func claim(versions: [(name: String, version: Int)], limit: Int, lease: Duration) async throws -> [StoredRun] {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.query("""
                 UPDATE baton.runs
                 SET lease_owner = \(workerID), lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
@@ -145,8 +172,8 @@ public struct RunStore: Sendable {
 
     /// Applies `move`, then `writes` in the same transaction; see ``commit(_:of:expectedSeq:context:consuming:writes:)``.
     func commit(_ move: RunMove, writes: [TransitionWrite]) async throws -> Committed? {
-        guard !writes.isEmpty else { return try await groupCommit.commit(move) }
-        return try await pool.withConnection { connection in
+        guard !writes.isEmpty else { return try await groupCommit.commit(move, by: self) }
+        return try await withConnection { connection in
             do {
                 return try await connection.withTransaction { connection in
                     // Fencing first: a worker that lost the run runs none of the writes.
@@ -172,13 +199,13 @@ public struct RunStore: Sendable {
     static func apply(_ moves: [RunMove], as workerID: String, on connection: PostgresConnection) async throws -> [UUID: Committed] {
         let rows = try await connection.query("""
             WITH batch AS (
-                SELECT * FROM jsonb_to_recordset(\(try Self.encode(moves))::jsonb) AS b(
-                    run_id uuid, expected_seq bigint, state text, status text, visit integer, context text,
-                    waiting_for text, wake_after double precision, is_final boolean, error text, entries jsonb)
+                SELECT * FROM jsonb_to_recordset(\(RunMove.json(moves))::jsonb) AS b(
+                    run_id uuid, expected_seq bigint, state text, status text, visit integer, context jsonb,
+                    waiting_for jsonb, wake_after double precision, is_final boolean, error text, entries jsonb)
             ), moved AS (
                 UPDATE baton.runs r SET
-                    state = b.state, status = b.status, visit = b.visit, context = b.context::jsonb,
-                    seq = b.expected_seq + jsonb_array_length(b.entries), waiting_for = b.waiting_for::jsonb,
+                    state = b.state, status = b.status, visit = b.visit, context = b.context,
+                    seq = b.expected_seq + jsonb_array_length(b.entries), waiting_for = b.waiting_for,
                     timeout_at = baton.current_time() + make_interval(secs => b.wake_after),
                     -- A run that stays runnable keeps its wake_at: no indexed column changes,
                     -- so a step's update can be a HOT update.
@@ -189,23 +216,24 @@ public struct RunStore: Sendable {
                     lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,
                     error = b.error, updated_at = baton.current_time()
                 FROM batch b
-                WHERE r.id = b.run_id AND r.seq = b.expected_seq
+                -- The id list makes the plan a primary key lookup whatever the statistics say.
+                WHERE r.id = ANY (ARRAY(SELECT run_id FROM batch)) AND r.id = b.run_id AND r.seq = b.expected_seq
                   AND r.lease_owner = \(workerID) AND r.lease_expires_at > baton.current_time()
                 RETURNING r.id, r.cancel_reason, r.parent_run_id, b.is_final, b.expected_seq, b.context, b.entries
             ), entry AS (
                 SELECT moved.id AS run_id, moved.expected_seq + e.ordinality AS seq, moved.context, e.*
                 FROM moved, ROWS FROM (jsonb_to_recordset(moved.entries) AS (
                     kind text, state_from text, state_to text, reason text, error text, step text, visit integer,
-                    attempt integer, duration_ms double precision, payload text, event_id bigint)) WITH ORDINALITY AS e
+                    attempt integer, duration_ms double precision, payload jsonb, event_id bigint)) WITH ORDINALITY AS e
             ), journaled AS (
                 INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, step_name, attempt,
                                            duration_ms, payload, worker_id)
                 SELECT run_id, seq, kind, state_from, state_to, reason, error, step, attempt, duration_ms,
-                       (CASE WHEN kind = 'transition' THEN context ELSE payload END)::jsonb, \(workerID)
+                       CASE WHEN kind = 'transition' THEN context ELSE payload END, \(workerID)
                 FROM entry
             ), outputs AS (
                 INSERT INTO baton.step_outputs (run_id, visit, step_name, output, attempts)
-                SELECT run_id, visit, step, payload::jsonb, attempt FROM entry WHERE kind = 'step-completed'
+                SELECT run_id, visit, step, payload, attempt FROM entry WHERE kind = 'step-completed'
             ), consumed AS (
                 UPDATE baton.events SET consumed_seq = entry.seq
                 FROM entry
@@ -234,7 +262,7 @@ public struct RunStore: Sendable {
     /// timeout, or wakes at once if an event or a cancel request arrived since the
     /// worker claimed it (both are read from the row, so a concurrent one is seen).
     public func release(_ run: StoredRun, expectedSeq: Int) async throws {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.query("""
                 UPDATE baton.runs SET lease_owner = NULL, lease_expires_at = NULL,
                     wake_at = CASE WHEN events_received = \(run.eventsReceived) AND cancel_reason IS NULL
@@ -248,7 +276,7 @@ public struct RunStore: Sendable {
     /// still holds (a run missing from the answer was taken over or finished).
     public func renewLeases(_ runs: [UUID], lease: Duration) async throws -> Set<UUID> {
         guard !runs.isEmpty else { return [] }
-        return try await pool.withConnection { connection in
+        return try await withConnection { connection in
             Set(try await connection.query("""
                 UPDATE baton.runs SET lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
                 WHERE lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
@@ -260,7 +288,7 @@ public struct RunStore: Sendable {
 
     /// The run's row, or nil if there is no such run.
     public func run(_ id: UUID) async throws -> StoredRun? {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.query("SELECT \(unescaped: StoredRun.columns) FROM baton.runs WHERE id = \(id)")
                 .first.map(StoredRun.init(row:))
         }
@@ -268,7 +296,7 @@ public struct RunStore: Sendable {
 
     /// The run's journal, oldest first.
     public func journal(of id: UUID) async throws -> [StoredJournalEntry] {
-        try await pool.withConnection { connection in
+        try await withConnection { connection in
             try await connection.query("""
                 SELECT seq, kind, state_from, state_to, reason, error, worker_id, recorded_at, step_name
                 FROM baton.journal WHERE run_id = \(id) ORDER BY seq

@@ -1,0 +1,93 @@
+/// Writes JSON text for the few hot-path parameters whose shape Baton controls, where
+/// `JSONEncoder`'s generality costs more than the statement's execution.
+struct JSONWriter {
+    private var bytes: [UInt8] = []
+
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    init() {
+        bytes.reserveCapacity(512)
+    }
+
+    mutating func array<Element>(_ elements: [Element], _ write: (inout JSONWriter, Element) -> Void) {
+        bytes.append(UInt8(ascii: "["))
+        for (index, element) in elements.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            write(&self, element)
+        }
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    mutating func object(_ write: (inout Object) -> Void) {
+        var object = Object(writer: self)
+        bytes = []
+        object.writer.bytes.append(UInt8(ascii: "{"))
+        write(&object)
+        object.writer.bytes.append(UInt8(ascii: "}"))
+        self = object.writer
+    }
+
+    /// The fields of one object; a nil value leaves its field out.
+    struct Object {
+        var writer: JSONWriter
+        private var isFirst = true
+
+        init(writer: JSONWriter) {
+            self.writer = writer
+        }
+
+        mutating func key(_ name: String) {
+            if !isFirst { writer.bytes.append(UInt8(ascii: ",")) }
+            isFirst = false
+            writer.string(name)
+            writer.bytes.append(UInt8(ascii: ":"))
+        }
+
+        mutating func field(_ name: String, _ value: String?) {
+            guard let value else { return }
+            key(name)
+            writer.string(value)
+        }
+
+        /// A field whose value is JSON text already (a context, a step's output),
+        /// embedded as is: the statement reads it as `jsonb` without parsing a string twice.
+        mutating func field(_ name: String, json value: String?) {
+            guard let value else { return }
+            key(name)
+            writer.bytes.append(contentsOf: value.utf8)
+        }
+
+        mutating func field(_ name: String, _ value: Int?) {
+            guard let value else { return }
+            key(name)
+            writer.bytes.append(contentsOf: String(value).utf8)
+        }
+
+        mutating func field(_ name: String, _ value: Double?) {
+            guard let value, value.isFinite else { return }
+            key(name)
+            writer.bytes.append(contentsOf: String(value).utf8)
+        }
+
+        mutating func field(_ name: String, _ value: Bool) {
+            key(name)
+            writer.bytes.append(contentsOf: (value ? "true" : "false").utf8)
+        }
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped.
+    private mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}
