@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import LibPQ
 import Logging
+import Synchronization
 
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,6 +33,9 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Listen for SIGTERM and SIGINT before anything else, so a stop that arrives
+        // while the worker connects is graceful too.
+        let stopRequest = StopRequest(signals: [SIGTERM, SIGINT])
         let database = try await BatonConfiguration.fromEnvironment().resolveDatabase()
         let pool = PostgresPool(configuration: database, maxConnections: concurrency + 2)
         let workerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
@@ -48,15 +52,51 @@ struct WorkerCommand: AsyncParsableCommand {
             logger: logger
         )
         let working = Task { try await worker.run() }
-        let stopSignals = [SIGTERM, SIGINT].map { number in
+        stopRequest.whenRequested { working.cancel() }
+        try await working.value
+        stopRequest.cancel()
+        await pool.close()
+    }
+}
+
+/// Turns the given signals into one stop request, from the moment it is made: what
+/// is to happen on it may be given later, and runs at once if a signal came first.
+final class StopRequest {
+    private let state = State()
+    private let sources: [any DispatchSourceSignal]
+
+    private final class State: Sendable {
+        let mutex = Mutex<(requested: Bool, action: (@Sendable () -> Void)?)>((false, nil))
+    }
+
+    init(signals: [Int32]) {
+        let state = self.state
+        sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { working.cancel() }
+            source.setEventHandler {
+                let action = state.mutex.withLock { state in
+                    state.requested = true
+                    return state.action
+                }
+                action?()
+            }
             source.resume()
             return source
         }
-        try await working.value
-        stopSignals.forEach { $0.cancel() }
-        await pool.close()
+    }
+
+    /// Stops listening for the signals.
+    func cancel() {
+        sources.forEach { $0.cancel() }
+    }
+
+    /// Runs `action` when a signal arrives, or now if one already did.
+    func whenRequested(_ action: @escaping @Sendable () -> Void) {
+        let requested = state.mutex.withLock { state in
+            state.action = action
+            return state.requested
+        }
+        if requested { action() }
     }
 }

@@ -17,24 +17,30 @@ struct CrashTests {
 
             let runCount = 200
             try await connection.query("CREATE TABLE example_ledger (run_id uuid NOT NULL, state text NOT NULL)")
-            for _ in 0..<runCount {
-                _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 15, ledger: true))
+            // Half the runs have slow steps (journaled as soon as they end), half quick
+            // ones (journaled with their transition).
+            for index in 0..<runCount {
+                _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: index.isMultiple(of: 2) ? 30 : 2, ledger: true))
             }
             let worker = BatonProcess(
                 ["worker", "--concurrency", "8", "--lease-seconds", "1", "--poll-milliseconds", "100"],
                 environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_STEP_LOG": stepLog]
             )
             var started = 0
+            var logs: [Int32: String] = [:]
             func startWorker() throws -> ChildProcess {
                 started += 1
-                return try worker.start(log: folder.appending(path: "worker-\(started).log").path)
+                let log = folder.appending(path: "worker-\(started).log").path
+                let process = try worker.start(log: log)
+                logs[process.pid] = log
+                return process
             }
             var workers = try (0..<3).map { _ in try startWorker() }
 
             // Kill a random worker at random moments, and start a replacement each time.
             var kills = 0
             while kills < 20 {
-                try await Task.sleep(for: .milliseconds(Int.random(in: 50...250)))
+                try await Task.sleep(for: .milliseconds(Int.random(in: 30...150)))
                 let victim = workers.remove(at: Int.random(in: 0..<workers.count))
                 kill(victim.pid, SIGKILL)
                 _ = await victim.exitStatus()
@@ -47,8 +53,17 @@ struct CrashTests {
             while try await unfinished(connection) > 0, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
             }
+            // Each survivor is past its start-up (a replacement may be only milliseconds old).
+            for survivor in workers {
+                let log = try #require(logs[survivor.pid])
+                #expect(try await eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("worker started") })
+            }
             for survivor in workers { kill(survivor.pid, SIGTERM) }
-            for survivor in workers { #expect(await survivor.exitStatus() == 0, "a worker did not stop cleanly on SIGTERM") }
+            for survivor in workers {
+                let status = await survivor.exitStatus()
+                let log = logs[survivor.pid].flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+                #expect(status == 0, "a worker did not stop cleanly on SIGTERM (status \(status)):\n\(log.suffix(2000))")
+            }
 
             // The kills landed while there was work to take over.
             #expect(unfinishedAtLastKill > 0)
