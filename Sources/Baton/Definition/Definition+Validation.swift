@@ -61,7 +61,7 @@ extension Definition {
             if let timeout, timeout.duration <= .zero {
                 problems.append(DefinitionError(.invalidState, "\(workflow): wait \(state) has a timeout of \(timeout.duration); it must be positive"))
             }
-        case .sleep(let duration, _) where duration <= .zero:
+        case .sleep(.after(let duration), _) where duration <= .zero:
             problems.append(DefinitionError(.invalidState, "\(workflow): sleep \(state) lasts \(duration); it must be positive"))
         default:
             break

@@ -28,8 +28,8 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case action(targets: [W.State], onError: W.State?, body: ActionBody<W>)
         /// Waits durably for one of the named events, or for the timeout.
         case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?)
-        /// A durable timer: waits `duration`, then goes to `target`.
-        case sleep(duration: Duration, target: W.State)
+        /// A durable timer: waits until `end`, then goes to `target`.
+        case sleep(end: SleepDeclaration<W>, target: W.State)
         /// Starts child runs and waits for them.
         case children(ChildrenSpec<W>)
         /// The run ends here.

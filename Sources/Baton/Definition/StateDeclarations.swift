@@ -1,3 +1,5 @@
+import Foundation
+
 /// An action state: runs `body`, which returns the next state, one of `targets`.
 ///
 /// ```swift
@@ -48,12 +50,39 @@ public struct Timeout<State: WorkflowState>: Sendable {
     }
 }
 
-/// A durable timer: the run sleeps `duration` holding no worker, then goes to `then`.
+/// A durable timer: the run sleeps holding no worker, then goes to `then`.
+///
+/// ```swift
+/// Sleep(.cooldown, for: .seconds(3600), then: .retry)
+/// Sleep(.untilPickup, until: { $0.pickupTime }, then: .collect)
+/// ```
 public struct Sleep<W: Workflow>: Sendable {
     let definition: StateDefinition<W>
 
+    /// Sleeps for `duration` from the moment the run enters the state.
     public init(_ state: W.State, for duration: Duration, then target: W.State) {
-        definition = StateDefinition(state: state, kind: .sleep(duration: duration, target: target))
+        definition = StateDefinition(state: state, kind: .sleep(end: .after(duration), target: target))
+    }
+
+    /// Sleeps until the time `deadline` reads from the context as the run enters the
+    /// state (a pickup time, a market's opening); a time already past wakes it at once.
+    public init(_ state: W.State, until deadline: @escaping @Sendable (W.Context) -> Date, then target: W.State) {
+        definition = StateDefinition(state: state, kind: .sleep(end: .at(deadline), target: target))
+    }
+}
+
+/// When a ``Sleep`` ends, as declared.
+enum SleepDeclaration<W: Workflow>: Sendable {
+    case after(Duration)
+    /// At the time the context gives on entering the state.
+    case at(@Sendable (W.Context) -> Date)
+
+    /// The phase a run entering the sleep is in.
+    var end: SleepEnd {
+        switch self {
+        case .after(let duration): .after(duration)
+        case .at: .atContextTime
+        }
     }
 }
 

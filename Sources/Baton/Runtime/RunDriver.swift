@@ -98,7 +98,9 @@ public struct RunDriver: Sendable {
             }
             encodedContext = try RunStore.encode(context)
             let move = RunMove(
-                result, of: claimed.id, expectedSeq: seq, context: encodedContext, consuming: consumed, after: stepEntries
+                result, of: claimed.id, expectedSeq: seq, context: encodedContext,
+                sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context),
+                consuming: consumed, after: stepEntries
             )
             guard let committed = try await store.commit(move, writes: writes) else {
                 return .fencedOut

@@ -29,13 +29,13 @@ struct RunMove: Sendable {
     /// A transition's move: the step entries not journaled yet, then the records of
     /// `result`; an `event-received` record consumes `event` and journals its data.
     init<W: Workflow>(
-        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: String,
+        _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: String, sleepsUntil: Date?,
         consuming event: InboxEvent?, after steps: [Entry]
     ) {
         self.runID = runID
         self.expectedSeq = expectedSeq
         let finishedWith = result.records.last { $0.kind == .runFinished }?.error
-        row = RowChange(result.position, context: context, error: finishedWith)
+        row = RowChange(result.position, context: context, error: finishedWith, sleepsUntil: sleepsUntil)
         entries = steps + result.records.map { record in
             guard record.kind == .eventReceived, let event else { return Entry(record: record) }
             return Entry(record: record, payload: event.payload, eventID: event.id)
@@ -65,6 +65,7 @@ struct RunMove: Sendable {
                 object.field("context", json: move.row.context)
                 object.field("waiting_for", json: move.row.waitingFor)
                 object.field("wake_after", move.row.wakeAfterSeconds)
+                object.field("wake_at", move.row.wakeAtEpochSeconds)
                 object.field("is_final", move.row.isFinal)
                 object.field("error", move.row.error)
                 object.key("entries")
@@ -100,12 +101,17 @@ struct RowChange: Sendable {
     let waitingFor: String?
     /// Seconds until the run wakes by itself (sleep or timeout), or nil.
     let wakeAfterSeconds: Double?
+    /// When a sleep until a time the context gave ends, in seconds since 1970, or nil.
+    let wakeAtEpochSeconds: Double?
     let isFinal: Bool
     /// The error a failed or cancelled run ended with.
     let error: String?
 
-    init<W: Workflow>(_ position: RunPosition<W>, context: String, error: String? = nil) {
+    /// `sleepsUntil` is when a sleep until a time the context gives ends (see
+    /// ``Definition/sleepEnd(entering:context:)``).
+    init<W: Workflow>(_ position: RunPosition<W>, context: String, error: String? = nil, sleepsUntil: Date? = nil) {
         self.error = error
+        wakeAtEpochSeconds = sleepsUntil?.timeIntervalSince1970
         state = position.state.rawValue
         visit = position.visit
         self.context = context
@@ -118,9 +124,13 @@ struct RowChange: Sendable {
             waitingFor = try? RunStore.encode(events)
             wakeAfterSeconds = timeout?.seconds
             isFinal = false
-        case .sleeping(let duration):
+        case .sleeping(.after(let duration)):
             status = "waiting"
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, duration.seconds, false)
+        case .sleeping(.atContextTime):
+            status = "waiting"
+            // Without a time, it wakes at once rather than never.
+            (waitingFor, wakeAfterSeconds, isFinal) = (nil, sleepsUntil == nil ? 0 : nil, false)
         case .awaitingChildren:
             status = "waiting"
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)

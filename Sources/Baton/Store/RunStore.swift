@@ -81,7 +81,10 @@ public struct RunStore: Sendable {
         _ workflow: W.Type, context: W.Context, businessKey: String?, parent: UUID?, on connection: PostgresConnection
     ) async throws -> Started {
         let result = try W.builtDefinition.transition(from: nil, on: .start)
-        let row = RowChange(result.position, context: try Self.encode(context))
+        let row = RowChange(
+            result.position, context: try Self.encode(context),
+            sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context)
+        )
         let runID = UUID()
         let inserted = try await connection.query("""
             WITH inserted AS (
@@ -89,9 +92,10 @@ public struct RunStore: Sendable {
                                         waiting_for, timeout_at, wake_at, finished_at)
                 VALUES (\(runID), \(W.name), \(W.version), \(businessKey), \(parent), \(row.state), \(row.status), \(row.visit),
                         \(row.context)::jsonb, \(result.records.count), \(row.waitingFor)::jsonb,
-                        baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)),
+                        coalesce(to_timestamp(\(row.wakeAtEpochSeconds)), baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds))),
                         CASE WHEN \(row.status) = 'runnable' THEN baton.current_time()
-                             ELSE baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds)) END,
+                             ELSE coalesce(to_timestamp(\(row.wakeAtEpochSeconds)),
+                                           baton.current_time() + make_interval(secs => \(row.wakeAfterSeconds))) END,
                         CASE WHEN \(row.isFinal) THEN baton.current_time() END)
                 ON CONFLICT (workflow, business_key) DO NOTHING
                 RETURNING id
@@ -166,7 +170,10 @@ public struct RunStore: Sendable {
         _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: W.Context,
         consuming event: InboxEvent? = nil, writes: [TransitionWrite] = []
     ) async throws -> Committed? {
-        let move = RunMove(result, of: runID, expectedSeq: expectedSeq, context: try Self.encode(context), consuming: event, after: [])
+        let move = RunMove(
+            result, of: runID, expectedSeq: expectedSeq, context: try Self.encode(context),
+            sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context), consuming: event, after: []
+        )
         return try await commit(move, writes: writes)
     }
 
@@ -201,16 +208,16 @@ public struct RunStore: Sendable {
             WITH batch AS (
                 SELECT * FROM jsonb_to_recordset(\(RunMove.json(moves))::jsonb) AS b(
                     run_id uuid, expected_seq bigint, state text, status text, visit integer, context jsonb,
-                    waiting_for jsonb, wake_after double precision, is_final boolean, error text, entries jsonb)
+                    waiting_for jsonb, wake_after double precision, wake_at double precision, is_final boolean, error text, entries jsonb)
             ), moved AS (
                 UPDATE baton.runs r SET
                     state = b.state, status = b.status, visit = b.visit, context = b.context,
                     seq = b.expected_seq + jsonb_array_length(b.entries), waiting_for = b.waiting_for,
-                    timeout_at = baton.current_time() + make_interval(secs => b.wake_after),
+                    timeout_at = coalesce(to_timestamp(b.wake_at), baton.current_time() + make_interval(secs => b.wake_after)),
                     -- A run that stays runnable keeps its wake_at: no indexed column changes,
                     -- so a step's update can be a HOT update.
                     wake_at = CASE WHEN b.status = 'runnable' THEN least(r.wake_at, baton.current_time())
-                                   ELSE baton.current_time() + make_interval(secs => b.wake_after) END,
+                                   ELSE coalesce(to_timestamp(b.wake_at), baton.current_time() + make_interval(secs => b.wake_after)) END,
                     finished_at = CASE WHEN b.is_final THEN baton.current_time() END,
                     lease_owner = CASE WHEN b.is_final THEN NULL ELSE r.lease_owner END,
                     lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,

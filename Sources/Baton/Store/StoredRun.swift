@@ -63,7 +63,7 @@ public struct StoredRun: Sendable, Hashable {
         case .action: return RunPosition(state: state, phase: .acting, visit: visit)
         case .wait(let events, let timeout):
             return RunPosition(state: state, phase: .waiting(events: events.map(\.name), timeout: timeout?.duration), visit: visit)
-        case .sleep(let duration, _): return RunPosition(state: state, phase: .sleeping(duration), visit: visit)
+        case .sleep(let end, _): return RunPosition(state: state, phase: .sleeping(end.end), visit: visit)
         case .children: return RunPosition(state: state, phase: .awaitingChildren, visit: visit)
         case .terminal(let outcome): return RunPosition(state: state, phase: .finished(outcome), visit: visit)
         }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// The transition logic's answer: where the run goes, what to journal, and what the
 /// runtime does next.
 public struct TransitionResult<W: Workflow>: Sendable {
@@ -85,7 +87,7 @@ extension Definition {
         var records = records
         switch definition(of: state)?.kind {
         case .wait(let events, let timeout)?: phase = .waiting(events: events.map(\.name), timeout: timeout?.duration)
-        case .sleep(let duration, _)?: phase = .sleeping(duration)
+        case .sleep(let end, _)?: phase = .sleeping(end.end)
         case .children?: phase = .awaitingChildren
         case .terminal(let outcome)?:
             phase = .finished(outcome)
@@ -123,5 +125,16 @@ extension Definition {
         case .awaitingChildren: "waiting for its children"
         case .finished: "finished"
         }
+    }
+}
+
+extension Definition {
+    /// When a run entering `position` with `context` wakes, if it enters a sleep until
+    /// a time the context gives: the part of a transition only the runtime can do.
+    public func sleepEnd(entering position: RunPosition<W>, context: W.Context) -> Date? {
+        guard case .sleeping(.atContextTime) = position.phase,
+              case .sleep(.at(let deadline), _)? = definition(of: position.state)?.kind
+        else { return nil }
+        return deadline(context)
     }
 }

@@ -7,8 +7,8 @@ public struct RunPosition<W: Workflow>: Sendable, Hashable {
         case acting
         /// Waiting for one of the events, or until the timeout passes.
         case waiting(events: [String], timeout: Duration?)
-        /// A durable timer runs for `duration`.
-        case sleeping(Duration)
+        /// A durable timer runs, until its end.
+        case sleeping(SleepEnd)
         /// Child runs were started; waiting for them.
         case awaitingChildren
         /// The run is over.
@@ -31,4 +31,13 @@ public struct RunPosition<W: Workflow>: Sendable, Hashable {
         if case .finished = phase { return true }
         return false
     }
+}
+
+/// When a sleeping run wakes.
+public enum SleepEnd: Sendable, Hashable {
+    /// This long after it entered the state.
+    case after(Duration)
+    /// At the time its context gave as it entered the state (``Sleep/init(_:until:then:)``):
+    /// the runtime reads it, since the transition logic does not see the context.
+    case atContextTime
 }
