@@ -91,13 +91,14 @@ enum Table {
             if !lines.isEmpty { lines.append("") }
             lines += [
                 "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
-                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  worker CPU µs/step  pgbench tx/s  ratio",
+                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  pgbench tx/s  ratio",
             ]
             for figure in report.engine {
                 lines.append(
                     pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
                         + pad(String(format: "%.2f", figure.p50StepMilliseconds), 11) + "  " + pad(String(format: "%.2f", figure.p99StepMilliseconds), 11) + "  "
                         + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.2f", figure.commitsPerStep), 12) + "  "
+                        + pad(String(format: "%.1f", figure.statementsPerRun), 14) + "  "
                         + pad(format(figure.workerCPUMicrosecondsPerStep), 18) + "  "
                         + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
                 )

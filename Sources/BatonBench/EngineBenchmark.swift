@@ -21,6 +21,8 @@ struct EngineBenchmark {
         let walBytesPerStep: Double
         /// Database commits per step: below 1 when runs share commits.
         let commitsPerStep: Double
+        /// Statements the worker sent per run it finished (claims and heartbeats included).
+        let statementsPerRun: Double
         /// CPU time (user + system) of this process, the worker, per step.
         let workerCPUMicrosecondsPerStep: Double
         let pgbenchTransactionsPerSecond: Double
@@ -67,10 +69,13 @@ struct EngineBenchmark {
         try await Task.sleep(for: .milliseconds(500))
         let before = try await counters(admin)
         let cpuBefore = Self.cpuSeconds()
+        let statementsBefore = PostgresConnection.statementsSent
         let started = ContinuousClock.now
         try await Task.sleep(for: .seconds(seconds))
         let after = try await counters(admin)
         let cpu = Self.cpuSeconds() - cpuBefore
+        // Less the counters query this benchmark sent itself.
+        let statements = PostgresConnection.statementsSent - statementsBefore - 1
         let elapsed = (ContinuousClock.now - started).seconds
         working.cancel()
         try await working.value
@@ -95,6 +100,7 @@ struct EngineBenchmark {
             p99StepMilliseconds: try latencies.decode(Double.self, at: 1),
             walBytesPerStep: Double(after.walBytes - before.walBytes) / steps,
             commitsPerStep: Double(after.commits - before.commits) / steps,
+            statementsPerRun: Double(statements) / Double(max(1, after.finished - before.finished)),
             workerCPUMicrosecondsPerStep: cpu * 1_000_000 / steps,
             pgbenchTransactionsPerSecond: raw,
             ratio: steps / elapsed / raw
@@ -107,6 +113,7 @@ struct EngineBenchmark {
         let commits: Int
         let steps: Int
         let transitions: Int
+        let finished: Int
     }
 
     /// The database's clock, WAL position, transactions that wrote (the next
@@ -116,13 +123,14 @@ struct EngineBenchmark {
         let row = try await connection.query("""
             SELECT clock_timestamp(), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
                    pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
-                   count(*) FILTER (WHERE kind = 'step-completed'), count(*) FILTER (WHERE kind = 'transition')
+                   count(*) FILTER (WHERE kind = 'step-completed'), count(*) FILTER (WHERE kind = 'transition'),
+                   count(*) FILTER (WHERE kind = 'run-finished')
             FROM baton.journal
             """)[0]
         return Counters(
             time: try row.decode(Date.self, at: 0), walBytes: try row.decode(Int.self, at: 1),
             commits: try row.decode(Int.self, at: 2), steps: try row.decode(Int.self, at: 3),
-            transitions: try row.decode(Int.self, at: 4)
+            transitions: try row.decode(Int.self, at: 4), finished: try row.decode(Int.self, at: 5)
         )
     }
 

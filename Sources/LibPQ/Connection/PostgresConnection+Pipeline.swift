@@ -14,6 +14,7 @@ extension PostgresConnection {
         let handle = try liveHandle(for: queries.first?.sql)
         // Refuse bad values before anything is queued: a half-sent pipeline can't be taken back.
         for query in queries { try BoundParameters.validate(query) }
+        Self.sentStatements.add(queries.count, ordering: .relaxed)
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: nil) }
         PQsetnonblocking(handle, 1)
         defer {

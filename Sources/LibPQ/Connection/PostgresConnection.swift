@@ -1,5 +1,6 @@
 import CLibPQ
 import Foundation
+import Synchronization
 
 /// One connection to PostgreSQL.
 ///
@@ -76,6 +77,11 @@ public actor PostgresConnection {
         handle = nil
     }
 
+    /// Statements sent to PostgreSQL by every connection of this process so far (a
+    /// script counts once, a pipeline once per statement): for benchmarks and metrics.
+    public static var statementsSent: Int { sentStatements.load(ordering: .relaxed) }
+    static let sentStatements = Atomic<Int>(0)
+
     /// Runs one statement and returns its rows.
     ///
     /// With `prepared`, the statement is prepared on this connection the first time
@@ -87,6 +93,7 @@ public actor PostgresConnection {
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresRows {
         let handle = try liveHandle(for: query.sql)
+        Self.sentStatements.add(1, ordering: .relaxed)
         let result = try BoundParameters.with(query) { parameters in
             guard prepared else {
                 return PQexecParams(
@@ -118,6 +125,7 @@ public actor PostgresConnection {
     /// migration files and fixed session settings, never for SQL built from input.
     public func runScript(_ sql: String) throws {
         let handle = try liveHandle(for: sql)
+        Self.sentStatements.add(1, ordering: .relaxed)
         // PQexec returns the last statement's result; a failing statement stops the script.
         _ = try rows(from: PQexec(handle, sql), query: sql)
     }
