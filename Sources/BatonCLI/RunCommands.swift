@@ -71,7 +71,7 @@ struct StartCommand: AsyncParsableCommand {
         do {
             context = try JSONDecoder().decode(W.Context.self, from: input)
         } catch {
-            throw BatonError(.invalidRequest, "--input does not fit \(W.name)'s context: \(error)")
+            throw BatonError(.invalidRequest, "--input does not fit \(W.name)'s context: \(decodingProblem(error))")
         }
         return try await store.start(W.self, context: context, businessKey: key)
     }

@@ -2,7 +2,8 @@ import Baton
 
 /// A delayed order, the design brief's story: check stock; if short, draft a reroute
 /// plan and wait for a carrier to confirm (a declined carrier sends the run back to
-/// planning, no answer within ten minutes cancels it); book the shipment, have a child
+/// planning, no answer within ten minutes cancels it; the confirmation names the
+/// carrier, `{"carrier": "Maersk"}`); book the shipment with it, have a child
 /// run draft the customer's notice, let it settle for a moment (a durable timer), done.
 ///
 /// The steps stand in for real systems with deterministic rules, so the example runs
@@ -17,6 +18,7 @@ public struct OrderDelay: Workflow {
         public var inStock: Int?
         public var plan: String?
         public var plansDrafted: Int?
+        public var carrier: String?
         public var trackingNumber: String?
         public var customerNotice: String?
 
@@ -52,12 +54,15 @@ public struct OrderDelay: Workflow {
             Wait(
                 .awaitCarrier,
                 on: ["carrier-confirmed": .ship, "carrier-declined": .plan],
-                timeout: .after(.seconds(600), goto: .cancelled)
+                timeout: .after(.seconds(600), goto: .cancelled),
+                receive: { order, event in
+                    if event.name == "carrier-confirmed" { order.carrier = try event.decode(CarrierConfirmation.self).carrier }
+                }
             )
             Action(.ship, to: .notify) { run in
-                let order = run.context.orderID
+                let (order, carrier) = (run.context.orderID, run.context.carrier ?? "")
                 run.context.trackingNumber = try await run.step("book-shipment") { attempt in
-                    "TRK-\(order)-\(attempt.idempotencyKey.prefix(8).uppercased())"
+                    "TRK-\(carrier.prefix(3).uppercased())-\(order)-\(attempt.idempotencyKey.prefix(8).uppercased())"
                 }
                 return .notify
             }
@@ -71,4 +76,9 @@ public struct OrderDelay: Workflow {
             Terminal(.cancelled, outcome: .cancelled)
         }
     }
+}
+
+/// What a `carrier-confirmed` event carries.
+public struct CarrierConfirmation: Codable, Sendable {
+    public var carrier: String
 }

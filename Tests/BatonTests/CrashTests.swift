@@ -203,7 +203,7 @@ struct RestartTests {
             _ = await first.exitStatus()
 
             // Sent while no worker runs: kept in the inbox.
-            try await store.send("carrier-confirmed", to: id)
+            try await store.send("carrier-confirmed", to: id, payload: #"{"carrier": "DHL"}"#)
             let second = try worker.start(log: folder.appending(path: "second.log").path)
             #expect(try await waitFor("waiting", "settle"))
             kill(second.pid, SIGKILL)

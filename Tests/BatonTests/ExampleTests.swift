@@ -1,5 +1,6 @@
 import Baton
 import BatonExamples
+import Foundation
 import Testing
 
 @Suite("The example workflows", .tags(.database))
@@ -28,6 +29,14 @@ struct ExampleTests {
             #expect(try await drive(store) == .waiting)
             try await store.send("carrier-declined", to: delayed)
             #expect(try await drive(store) == .waiting)
+            // A confirmation without a carrier is refused; the run goes on waiting for a
+            // good one, its deadline unchanged.
+            let timeoutBefore = try await clockwork.connection.query("SELECT timeout_at FROM baton.runs WHERE id = \(delayed)").scalar(Date.self)
+            try await store.send("carrier-confirmed", to: delayed, payload: #"{"vessel": "Emma"}"#)
+            #expect(try await drive(store) == .waiting)
+            #expect(try await store.run(delayed)?.state == "awaitCarrier")
+            let timeoutAfter = try await clockwork.connection.query("SELECT timeout_at FROM baton.runs WHERE id = \(delayed)").scalar(Date.self)
+            #expect(timeoutAfter == timeoutBefore)
             try await store.send("carrier-confirmed", to: delayed, payload: #"{"carrier": "Maersk"}"#)
             #expect(try await drive(store) == .waiting)  // waiting for its child
             #expect(try await driveNotice(store) == .finished(.succeeded))
@@ -36,7 +45,13 @@ struct ExampleTests {
             let context = try #require(try await store.run(delayed)).decodeContext(as: OrderDelay.self)
             #expect(context.plansDrafted == 2)
             #expect(context.plan == "Reroute 5 units of ORD-1001 via Antwerp (plan 2)")
-            #expect(context.trackingNumber?.hasPrefix("TRK-ORD-1001-") == true)
+            #expect(context.carrier == "Maersk")
+            #expect(context.trackingNumber?.hasPrefix("TRK-MAE-ORD-1001-") == true)
+            let refusals = try await store.journal(of: delayed).filter { $0.record.kind == .eventReceived && $0.record.error != nil }
+            #expect(refusals.map(\.record.description) == [
+                #"event-received awaitCarrier (carrier-confirmed): refused: event carrier-confirmed's data does not fit CarrierConfirmation: at the top: missing "carrier""#,
+            ])
+            #expect(try await store.verify(delayed).mismatches.isEmpty)
             #expect(context.customerNotice == "Good news: order ORD-1001 is on its way again. Track it with \(context.trackingNumber ?? "").")
             #expect(try await store.journal(of: delayed).map(\.record.description).filter { $0.hasPrefix("transition") } == [
                 "transition assess -> plan (returned)",

@@ -21,7 +21,7 @@ struct RunCommandTests {
             let cases: [([String], String)] = [
                 (["start", "no-such-flow"], "baton: no workflow no-such-flow here (known: customer-notice v1, order-delay v1, ten-steps v1)"),
                 (["start", "ten-steps", "--input", "{not json"], "baton: --input is not valid JSON: {not json"),
-                (["start", "ten-steps", "--input", #"{"stepMilliseconds": "slow"}"#], "baton: --input does not fit ten-steps's context"),
+                (["start", "ten-steps", "--input", #"{"stepMilliseconds": "slow"}"#], "baton: --input does not fit ten-steps's context: at \"stepMilliseconds\": expected Int"),
                 (["start", "ten-steps", "--input", "@/nonexistent/input.json"], "baton: --input: can't read /nonexistent/input.json"),
                 (["send", UUID().uuidString, "carrier-booked"], "baton: there is no run"),
                 (["send", "not-a-uuid", "carrier-booked"], "baton: not-a-uuid is not a run id (a UUID)"),

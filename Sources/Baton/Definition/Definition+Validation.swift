@@ -50,7 +50,7 @@ extension Definition {
         switch definition.kind {
         case .action(let targets, _, _) where targets.isEmpty:
             problems.append(DefinitionError(.invalidState, "\(workflow): action \(state) has no target states (Action(.\(state), to: …))"))
-        case .wait(let events, let timeout):
+        case .wait(let events, let timeout, _):
             if events.isEmpty && timeout == nil {
                 problems.append(DefinitionError(.invalidState, "\(workflow): wait \(state) has no event and no timeout, so it would wait forever"))
             }

@@ -26,8 +26,9 @@ public struct StateDefinition<W: Workflow>: Sendable {
         /// Runs its body, which returns one of `targets`; after a step's last failed
         /// attempt the run goes to `onError`, or fails if there is none.
         case action(targets: [W.State], onError: W.State?, body: ActionBody<W>)
-        /// Waits durably for one of the named events, or for the timeout.
-        case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?)
+        /// Waits durably for one of the named events, or for the timeout; `receive`
+        /// folds an event's data into the context.
+        case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?, receive: EventReceiver<W>?)
         /// A durable timer: waits until `end`, then goes to `target`.
         case sleep(end: SleepDeclaration<W>, target: W.State)
         /// Starts child runs and waits for them.
@@ -43,7 +44,7 @@ public struct StateDefinition<W: Workflow>: Sendable {
     var targets: [W.State] {
         switch kind {
         case .action(let targets, let onError, _): targets + (onError.map { [$0] } ?? [])
-        case .wait(let events, let timeout): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
+        case .wait(let events, let timeout, _): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
         case .sleep(_, let target): [target]
         case .children(let spec): [spec.next, spec.failed]
         case .terminal: []

@@ -27,15 +27,53 @@ public struct Action<W: Workflow>: Sendable {
 /// Wait(.awaitCarrier, on: ["confirmed": .ship, "declined": .replan], timeout: .after(.seconds(172_800), goto: .escalate))
 /// ```
 /// Events sent before the run reaches the wait are kept and consumed in order.
+///
+/// `receive` folds an event's data into the context, which is journaled with the
+/// transition the event makes:
+/// ```swift
+/// Wait(.awaitCarrier, on: ["carrier-booked": .ship], receive: { context, event in
+///     context.carrier = try event.decode(Booking.self).carrier
+/// })
+/// ```
+/// An event whose data `receive` refuses (it throws) is consumed and journaled with
+/// the error, and changes nothing else: the run goes on waiting.
 public struct Wait<W: Workflow>: Sendable {
     let definition: StateDefinition<W>
 
     /// - Parameter events: event names and the state each leads to, in the order they are checked.
-    public init(_ state: W.State, on events: KeyValuePairs<String, W.State>, timeout: Timeout<W.State>? = nil) {
+    public init(
+        _ state: W.State, on events: KeyValuePairs<String, W.State>, timeout: Timeout<W.State>? = nil,
+        receive: EventReceiver<W>? = nil
+    ) {
         definition = StateDefinition(
             state: state,
-            kind: .wait(events: events.map { (name: $0.key, target: $0.value) }, timeout: timeout)
+            kind: .wait(events: events.map { (name: $0.key, target: $0.value) }, timeout: timeout, receive: receive)
         )
+    }
+}
+
+/// Folds a received event's data into the run's context; throws to refuse the event.
+public typealias EventReceiver<W: Workflow> = @Sendable (inout W.Context, ReceivedEvent) throws -> Void
+
+/// An event a waiting run received.
+public struct ReceivedEvent: Sendable, Hashable {
+    public let name: String
+    /// The event's data as JSON text, if it was sent with any.
+    public let data: String?
+
+    public init(name: String, data: String?) {
+        self.name = name
+        self.data = data
+    }
+
+    /// The data decoded as `T`; throws a clear error if there is none or it does not fit.
+    public func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        guard let data else { throw BatonError(.invalidRequest, "event \(name) carries no data; expected \(T.self)") }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(data.utf8))
+        } catch {
+            throw BatonError(.invalidRequest, "event \(name)'s data does not fit \(T.self): \(decodingProblem(error))")
+        }
     }
 }
 

@@ -60,6 +60,22 @@ public struct RunDriver: Sendable {
                     stepEntries = steps.takeUnjournaled()
                 case .waiting(let events, _):
                     if let event = try await store.oldestEvent(for: claimed.id, named: events) {
+                        do {
+                            context = try receive(W.self, event, in: position.state, into: context)
+                        } catch {
+                            // Refused: consumed and journaled with the error; the run goes on waiting.
+                            let refusal = RunMove.Entry(
+                                record: JournalRecord(.eventReceived, from: position.state.rawValue, reason: event.name, error: "refused: \(error)"),
+                                payload: event.payload, eventID: event.id
+                            )
+                            let move = RunMove(
+                                journaling: [refusal], of: claimed.id, expectedSeq: seq,
+                                standing: RowChange(position, context: encodedContext)
+                            )
+                            guard try await store.commit(move, writes: []) != nil else { return .fencedOut }
+                            seq += 1
+                            continue
+                        }
                         consumed = event
                         input = .eventReceived(name: event.name)
                     } else if isTimeoutDue {
@@ -111,6 +127,15 @@ public struct RunDriver: Sendable {
             isTimeoutDue = false
             enteredHere = true
         }
+    }
+
+    /// The context after the wait in `state` received `event` (its `receive` folds the
+    /// event's data in); throws if `receive` refuses the event.
+    private func receive<W: Workflow>(_ workflow: W.Type, _ event: InboxEvent, in state: W.State, into context: W.Context) throws -> W.Context {
+        guard case .wait(_, _, let receive?)? = W.builtDefinition.definition(of: state)?.kind else { return context }
+        var received = context
+        try receive(&received, ReceivedEvent(name: event.name, data: event.payload))
+        return received
     }
 
     /// The children a parent in `state` waits for, if they are done (all, or the first

@@ -146,7 +146,7 @@ final class StepJournal: Sendable {
         let entries = takeUnjournaled()
         guard !entries.isEmpty else { return }
         let expected = currentSeq
-        let move = RunMove(steps: entries, of: runID, expectedSeq: expected, standing: standing)
+        let move = RunMove(journaling: entries, of: runID, expectedSeq: expected, standing: standing)
         guard try await store.commit(move, writes: []) != nil else { throw FencedOut() }
         seq.withLock { $0 = expected + entries.count }
     }

@@ -42,12 +42,15 @@ struct RunMove: Sendable {
         }
     }
 
-    /// Step entries journaled on their own, the row left as it stands (`standing`).
-    init(steps: [Entry], of runID: UUID, expectedSeq: Int, standing: RowChange) {
+    /// Entries journaled without a transition (steps that ended, a refused event): the
+    /// row stays as it stands (`standing`), its timers included.
+    init(journaling entries: [Entry], of runID: UUID, expectedSeq: Int, standing: RowChange) {
         self.runID = runID
         self.expectedSeq = expectedSeq
-        row = standing
-        entries = steps
+        var row = standing
+        row.keepsTimers = true
+        self.row = row
+        self.entries = entries
     }
 
     /// `moves` as the JSON array the batched statement reads. Written by hand: with
@@ -67,6 +70,7 @@ struct RunMove: Sendable {
                 object.field("wake_after", move.row.wakeAfterSeconds)
                 object.field("wake_at", move.row.wakeAtEpochSeconds)
                 object.field("is_final", move.row.isFinal)
+                object.field("keeps_timers", move.row.keepsTimers)
                 object.field("error", move.row.error)
                 object.key("entries")
                 object.writer.array(move.entries) { writer, entry in
@@ -106,6 +110,8 @@ struct RowChange: Sendable {
     let isFinal: Bool
     /// The error a failed or cancelled run ended with.
     let error: String?
+    /// The run's timeout and wake time stay as they are (the run does not move).
+    var keepsTimers = false
 
     /// `sleepsUntil` is when a sleep until a time the context gives ends (see
     /// ``Definition/sleepEnd(entering:context:)``).

@@ -208,15 +208,17 @@ public struct RunStore: Sendable {
             WITH batch AS (
                 SELECT * FROM jsonb_to_recordset(\(RunMove.json(moves))::jsonb) AS b(
                     run_id uuid, expected_seq bigint, state text, status text, visit integer, context jsonb,
-                    waiting_for jsonb, wake_after double precision, wake_at double precision, is_final boolean, error text, entries jsonb)
+                    waiting_for jsonb, wake_after double precision, wake_at double precision, is_final boolean, keeps_timers boolean, error text, entries jsonb)
             ), moved AS (
                 UPDATE baton.runs r SET
                     state = b.state, status = b.status, visit = b.visit, context = b.context,
                     seq = b.expected_seq + jsonb_array_length(b.entries), waiting_for = b.waiting_for,
-                    timeout_at = coalesce(to_timestamp(b.wake_at), baton.current_time() + make_interval(secs => b.wake_after)),
+                    timeout_at = CASE WHEN b.keeps_timers THEN r.timeout_at
+                                      ELSE coalesce(to_timestamp(b.wake_at), baton.current_time() + make_interval(secs => b.wake_after)) END,
                     -- A run that stays runnable keeps its wake_at: no indexed column changes,
                     -- so a step's update can be a HOT update.
-                    wake_at = CASE WHEN b.status = 'runnable' THEN least(r.wake_at, baton.current_time())
+                    wake_at = CASE WHEN b.keeps_timers THEN r.wake_at
+                                   WHEN b.status = 'runnable' THEN least(r.wake_at, baton.current_time())
                                    ELSE coalesce(to_timestamp(b.wake_at), baton.current_time() + make_interval(secs => b.wake_after)) END,
                     finished_at = CASE WHEN b.is_final THEN baton.current_time() END,
                     lease_owner = CASE WHEN b.is_final THEN NULL ELSE r.lease_owner END,

@@ -61,7 +61,7 @@ public struct StoredRun: Sendable, Hashable {
         }
         switch declaration.kind {
         case .action: return RunPosition(state: state, phase: .acting, visit: visit)
-        case .wait(let events, let timeout):
+        case .wait(let events, let timeout, _):
             return RunPosition(state: state, phase: .waiting(events: events.map(\.name), timeout: timeout?.duration), visit: visit)
         case .sleep(let end, _): return RunPosition(state: state, phase: .sleeping(end.end), visit: visit)
         case .children: return RunPosition(state: state, phase: .awaitingChildren, visit: visit)

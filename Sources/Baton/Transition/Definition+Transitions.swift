@@ -48,12 +48,12 @@ extension Definition {
             }
             return move(position, to: onError, reason: "error", error: error)
         case (.waiting(let events, _), .eventReceived(let name)) where events.contains(name):
-            guard case .wait(let declared, _)? = definition(of: position.state)?.kind,
+            guard case .wait(let declared, _, _)? = definition(of: position.state)?.kind,
                   let target = declared.first(where: { $0.name == name })?.target
             else { throw TransitionError(message: "\(state) is not a wait state") }
             return move(position, to: target, reason: name, before: [JournalRecord(.eventReceived, from: state, reason: name)])
         case (.waiting(_, let timeout?), .timerFired):
-            guard case .wait(_, let declared?)? = definition(of: position.state)?.kind else {
+            guard case .wait(_, let declared?, _)? = definition(of: position.state)?.kind else {
                 throw TransitionError(message: "\(state) has no timeout (\(String(describing: timeout)))")
             }
             return move(position, to: declared.target, reason: "timeout", before: [JournalRecord(.timerFired, from: state, reason: "timeout")])
@@ -86,7 +86,7 @@ extension Definition {
         let phase: RunPosition<W>.Phase
         var records = records
         switch definition(of: state)?.kind {
-        case .wait(let events, let timeout)?: phase = .waiting(events: events.map(\.name), timeout: timeout?.duration)
+        case .wait(let events, let timeout, _)?: phase = .waiting(events: events.map(\.name), timeout: timeout?.duration)
         case .sleep(let end, _)?: phase = .sleeping(end.end)
         case .children?: phase = .awaitingChildren
         case .terminal(let outcome)?:
