@@ -15,9 +15,11 @@
 -- every call ran as a little query of its own, several per transition; and one time
 -- per transaction is what a journal entry should carry.
 --
--- Useful query:
+-- Useful queries:
 --   -- How many runs are due, and how late is the oldest?
 --   SELECT count(*), max(now() - wake_at) FROM baton.runs WHERE wake_at <= now();
+--   -- Runs that fail to be driven, and why
+--   SELECT id, workflow, state, drive_failures, last_drive_error, wake_at FROM baton.runs WHERE drive_failures > 0;
 
 UPDATE baton.runs SET wake_at = updated_at WHERE status = 'runnable' AND wake_at IS NULL;
 
@@ -36,6 +38,16 @@ CREATE INDEX runs_due ON baton.runs (wake_at) WHERE wake_at IS NOT NULL;
 -- lookups and row locks per step: 0.21 ms a move with them, 0.11 ms without).
 ALTER TABLE baton.journal DROP CONSTRAINT journal_run_id_fkey;
 ALTER TABLE baton.step_outputs DROP CONSTRAINT step_outputs_run_id_fkey;
+
+-- A run whose driving fails (its context no longer decodes, the database went away
+-- mid-transition, a bug) is put back with a growing delay, 2^failures seconds up to
+-- five minutes, instead of being retried at every lease expiry for ever; operators
+-- see the count and the last error. A transition resets both.
+ALTER TABLE baton.runs
+    ADD COLUMN drive_failures integer NOT NULL DEFAULT 0 CHECK (drive_failures >= 0),
+    ADD COLUMN last_drive_error text;
+COMMENT ON COLUMN baton.runs.drive_failures IS 'Failed attempts to drive the run since its last transition; it is retried after 2^n seconds, at most 300.';
+COMMENT ON COLUMN baton.runs.last_drive_error IS 'Why the last attempt to drive the run failed.';
 
 COMMENT ON COLUMN baton.runs.wake_at IS
     'When a worker should next look at the run: since it became runnable, when its timer ends, or when an awaited event arrived; NULL for runs waiting for events only and for finished runs.';

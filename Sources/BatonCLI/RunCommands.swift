@@ -154,6 +154,8 @@ struct ShowCommand: AsyncParsableCommand {
         let state: String
         let status: String
         let context: String
+        let driveFailures: Int
+        let lastDriveError: String?
         let journal: [Entry]
     }
 
@@ -165,11 +167,15 @@ struct ShowCommand: AsyncParsableCommand {
                 Report.Entry(seq: $0.seq, recordedAt: $0.recordedAt, worker: $0.workerID, entry: $0.record.description)
             }
             return Report(id: id, workflow: stored.workflow, version: stored.version, state: stored.state, status: stored.status,
-                          context: stored.context, journal: journal)
+                          context: stored.context, driveFailures: stored.driveFailures, lastDriveError: stored.lastDriveError,
+                          journal: journal)
         }
         try output.report(report) {
             print("run \(report.id): \(report.workflow) v\(report.version), \(report.status) in \(report.state)")
             print("context: \(report.context)")
+            if let error = report.lastDriveError, report.driveFailures > 0 {
+                print("driving it failed \(report.driveFailures) time\(report.driveFailures == 1 ? "" : "s"); last: \(error)")
+            }
             let start = report.journal.first?.recordedAt ?? Date()
             for entry in report.journal {
                 let offset = String(format: "%+9.3fs", entry.recordedAt.timeIntervalSince(start))

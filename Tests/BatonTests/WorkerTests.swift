@@ -68,6 +68,49 @@ struct WorkerTests {
         }
     }
 
+    @Test func aRunThatCannotBeDrivenIsRetriedWithAGrowingDelayThenGoesOnOnceRepaired() async throws {
+        try await withMigratedStore { store, clockwork in
+            let id = try await store.start(Relay.self, context: .init()).runID
+            // A context this version can't decode (as after a careless change to Context).
+            try await clockwork.connection.query(#"UPDATE baton.runs SET context = '{"legs": 5}' WHERE id = \#(id)"#)
+            func work(_ store: RunStore, until condition: () async throws -> Bool) async throws -> Bool {
+                let worker = Worker(store: store, registry: try registry(),
+                                    configuration: .init(concurrency: 1, pollInterval: .milliseconds(50)), logger: Logger(label: "test"))
+                let running = Task { try await worker.run() }
+                let held = try await eventually(condition)
+                try await Task.sleep(for: .milliseconds(500))  // ten more polls
+                running.cancel()
+                try await running.value
+                return held
+            }
+            func secondsUntilDue(from store: RunStore) async throws -> Double {
+                try await store.pool.withConnection { connection in
+                    try await connection.query("SELECT extract(epoch FROM wake_at - baton.current_time())::float8 FROM baton.runs WHERE id = \(id)")
+                        .scalar(Double.self)
+                }
+            }
+
+            #expect(try await work(store) { try await store.run(id)?.driveFailures == 1 })
+            let postponed = try #require(try await store.run(id))
+            // Not retried at every poll: once, then given back for two seconds.
+            #expect(postponed.driveFailures == 1)
+            #expect(postponed.leaseOwner == nil)
+            #expect(postponed.lastDriveError?.contains("legs") == true)
+            #expect((1...2).contains(try await secondsUntilDue(from: store)))
+
+            let later = try await clockwork.store(at: "3 seconds")
+            #expect(try await work(later) { try await later.run(id)?.driveFailures == 2 })
+            #expect(try await later.run(id)?.driveFailures == 2)
+            #expect((3...4).contains(try await secondsUntilDue(from: later)))
+
+            try await clockwork.connection.query(#"UPDATE baton.runs SET context = '{"legs": []}' WHERE id = \#(id)"#)
+            let repaired = try await clockwork.store(at: "1 minute")
+            #expect(try await work(repaired) { try await repaired.run(id)?.status == "succeeded" })
+            let finished = try #require(try await repaired.run(id))
+            #expect((finished.driveFailures, finished.lastDriveError) == (0, nil))
+        }
+    }
+
     @Test func anIdleWorkerWakesOnNotificationNotOnItsPollInterval() async throws {
         try await withMigratedStore { store, clockwork in
             let worker = Worker(store: store, registry: try registry(),

@@ -116,8 +116,12 @@ public final class Worker: Sendable {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
         } catch {
-            // The lease runs out and the run is retried by whichever worker claims it next.
-            logger.error("driving a run failed", metadata: ["run": .string(run.id.uuidString), "error": "\(error)"])
+            // Given back with a growing delay, so a run that can't be driven (a bug, a
+            // context that no longer decodes) does not take a worker at every lease expiry.
+            let failures = try? await store.postpone(run.id, after: "\(error)")
+            logger.error("driving a run failed; it is retried later", metadata: [
+                "run": .string(run.id.uuidString), "error": "\(error)", "failures": "\(failures.map(String.init) ?? "?")",
+            ])
         }
     }
 

@@ -223,7 +223,8 @@ public struct RunStore: Sendable {
                     finished_at = CASE WHEN b.is_final THEN baton.current_time() END,
                     lease_owner = CASE WHEN b.is_final THEN NULL ELSE r.lease_owner END,
                     lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,
-                    error = b.error, updated_at = baton.current_time()
+                    error = b.error, updated_at = baton.current_time(),
+                    drive_failures = 0, last_drive_error = NULL
                 FROM batch b
                 -- The id list makes the plan a primary key lookup whatever the statistics say.
                 WHERE r.id = ANY (ARRAY(SELECT run_id FROM batch)) AND r.id = b.run_id AND r.seq = b.expected_seq
@@ -278,6 +279,23 @@ public struct RunStore: Sendable {
                                    THEN timeout_at ELSE baton.current_time() END
                 WHERE id = \(run.id) AND seq = \(expectedSeq) AND lease_owner = \(workerID)
                 """, prepared: true)
+        }
+    }
+
+    /// Gives back a run this worker failed to drive (`error`): the lease is released and
+    /// the run becomes due again after 2^failures seconds (at most 300), its failure
+    /// count and error kept on the row for operators. Nothing happens if the lease was
+    /// lost meanwhile. Returns the failures counted so far, or nil.
+    @discardableResult
+    public func postpone(_ runID: UUID, after error: String) async throws -> Int? {
+        try await withConnection { connection in
+            try await connection.query("""
+                UPDATE baton.runs SET lease_owner = NULL, lease_expires_at = NULL,
+                    drive_failures = drive_failures + 1, last_drive_error = \(error),
+                    wake_at = baton.current_time() + make_interval(secs => least(300, power(2, drive_failures + 1)))
+                WHERE id = \(runID) AND lease_owner = \(workerID) AND status IN ('runnable', 'waiting')
+                RETURNING drive_failures
+                """).first?.decode(Int.self, at: 0)
         }
     }
 

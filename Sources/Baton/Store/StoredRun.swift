@@ -22,11 +22,14 @@ public struct StoredRun: Sendable, Hashable {
     public let isTimeoutDue: Bool
     /// How many events were sent to the run so far.
     public let eventsReceived: Int
+    /// Failed attempts to drive the run since its last transition, and the last error.
+    public let driveFailures: Int
+    public let lastDriveError: String?
 
     /// The columns ``init(row:)`` reads, in order, for `SELECT … FROM baton.runs`.
     static let columns = """
         id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error,
-        coalesce(timeout_at <= baton.current_time(), false), events_received
+        coalesce(timeout_at <= baton.current_time(), false), events_received, drive_failures, last_drive_error
         """
 
     init(row: PostgresRow) throws {
@@ -44,6 +47,8 @@ public struct StoredRun: Sendable, Hashable {
         error = try row.decode(String?.self, at: 11)
         isTimeoutDue = try row.decode(Bool.self, at: 12)
         eventsReceived = try row.decode(Int.self, at: 13)
+        driveFailures = try row.decode(Int.self, at: 14)
+        lastDriveError = try row.decode(String?.self, at: 15)
     }
 
     /// The context, decoded as `W.Context`.
