@@ -34,8 +34,9 @@ public struct RunDriver: Sendable {
         // while driving has just started its own.
         var isTimeoutDue = claimed.isTimeoutDue
         // A state this driver entered itself has no journaled steps yet; one it was
-        // claimed in may have some (a crashed worker's), which are answered from the journal.
-        var enteredHere = false
+        // claimed in may have some (a crashed worker's), which are answered from the
+        // journal, if the run's newest entry is a step's.
+        var visitHasNoJournaledSteps = !claimed.hasJournaledStepsThisVisit
         while true {
             if case .finished(let outcome) = position.phase { return .finished(outcome) }
             var consumed: InboxEvent?
@@ -49,7 +50,7 @@ public struct RunDriver: Sendable {
                 case .acting:
                     let steps = StepJournal(
                         store: store, runID: claimed.id, standing: RowChange(position, context: encodedContext), seq: seq,
-                        isFreshVisit: enteredHere
+                        isFreshVisit: visitHasNoJournaledSteps
                     )
                     do {
                         (input, context, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
@@ -125,7 +126,7 @@ public struct RunDriver: Sendable {
             position = result.position
             cancelReason = committed.cancelReason
             isTimeoutDue = false
-            enteredHere = true
+            visitHasNoJournaledSteps = true
         }
     }
 

@@ -22,6 +22,9 @@ public struct StoredRun: Sendable, Hashable {
     public let isTimeoutDue: Bool
     /// How many events were sent to the run so far.
     public let eventsReceived: Int
+    /// Whether the run's newest journal entry is a step's: steps of its current visit are
+    /// journaled, and a driver must look them up rather than run them.
+    public let hasJournaledStepsThisVisit: Bool
     /// Failed attempts to drive the run since its last transition, and the last error.
     public let driveFailures: Int
     public let lastDriveError: String?
@@ -29,7 +32,9 @@ public struct StoredRun: Sendable, Hashable {
     /// The columns ``init(row:)`` reads, in order, for `SELECT … FROM baton.runs`.
     static let columns = """
         id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error,
-        coalesce(timeout_at <= baton.current_time(), false), events_received, drive_failures, last_drive_error
+        coalesce(timeout_at <= baton.current_time(), false), events_received, drive_failures, last_drive_error,
+        EXISTS (SELECT 1 FROM baton.journal WHERE journal.run_id = runs.id AND journal.seq = runs.seq
+                AND journal.kind IN ('step-completed', 'step-failed'))
         """
 
     init(row: PostgresRow) throws {
@@ -49,6 +54,7 @@ public struct StoredRun: Sendable, Hashable {
         eventsReceived = try row.decode(Int.self, at: 13)
         driveFailures = try row.decode(Int.self, at: 14)
         lastDriveError = try row.decode(String?.self, at: 15)
+        hasJournaledStepsThisVisit = try row.decode(Bool.self, at: 16)
     }
 
     /// The context, decoded as `W.Context`.
