@@ -12,11 +12,14 @@ struct CommandDatabase {
 
     /// Opens the configured database (or the embedded one), runs `body`, closes it.
     static func with<Result>(_ body: (CommandDatabase) async throws -> Result) async throws -> Result {
-        let configuration = try await BatonConfiguration.fromEnvironment().resolveDatabase()
+        let settings = try BatonConfiguration.fromEnvironment()
+        let configuration = try await settings.resolveDatabase()
         let pool = PostgresPool(configuration: configuration, maxConnections: 2)
         let database = CommandDatabase(
             pool: pool,
-            store: RunStore(pool: pool, workerID: "cli-\(ProcessInfo.processInfo.hostName)-\(getpid())"),
+            store: RunStore(
+                pool: pool, workerID: "cli-\(ProcessInfo.processInfo.hostName)-\(getpid())", maxPayloadBytes: settings.maxPayloadBytes
+            ),
             registry: try Examples.registry()
         )
         do {

@@ -55,6 +55,7 @@ struct StartCommand: AsyncParsableCommand {
     func run() async throws {
         let input = try readJSON(self.input, option: "--input")
         let started = try await CommandDatabase.with { database in
+            try database.store.checkSize(of: String(decoding: input, as: UTF8.self), "--input")
             guard let registered = database.registry.workflow(named: workflow, version: version) else {
                 let known = database.registry.workflows.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")
                 throw BatonError(.invalidRequest, "no workflow \(workflow)\(version.map { " v\($0)" } ?? "") here (known: \(known))")

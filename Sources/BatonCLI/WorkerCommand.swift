@@ -36,14 +36,15 @@ struct WorkerCommand: AsyncParsableCommand {
         // Listen for SIGTERM and SIGINT before anything else, so a stop that arrives
         // while the worker connects is graceful too.
         let stopRequest = StopRequest(signals: [SIGTERM, SIGINT])
-        let database = try await BatonConfiguration.fromEnvironment().resolveDatabase()
+        let settings = try BatonConfiguration.fromEnvironment()
+        let database = try await settings.resolveDatabase()
         let pool = PostgresPool(configuration: database, maxConnections: concurrency + 2)
         let workerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         var logger = Logger(label: "baton.worker")
         logger.logLevel = .info
         let worker = Worker(
-            store: RunStore(pool: pool, workerID: workerID),
+            store: RunStore(pool: pool, workerID: workerID, maxPayloadBytes: settings.maxPayloadBytes),
             registry: try Examples.registry(),
             configuration: WorkerConfiguration(
                 concurrency: concurrency, lease: .milliseconds(Int64(leaseSeconds * 1000)),

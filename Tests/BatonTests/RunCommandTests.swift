@@ -40,6 +40,22 @@ struct RunCommandTests {
         }
     }
 
+    @Test func inputOverThePayloadLimitIsRefusedInOneLine() async throws {
+        try await TestDatabase.withFreshConnection { connection, configuration in
+            try await Migrator(migrations: try Migration.bundled()).migrate(connection)
+            let padded = #"{"stepMilliseconds": 1, "note": "\#(String(repeating: "n", count: 100))"}"#
+            let limited = ["BATON_DATABASE_URL": configuration.connectionString, "BATON_MAX_PAYLOAD_BYTES": "64"]
+            let start = try await BatonProcess(["start", "ten-steps", "--input", padded], environment: limited).run()
+            #expect(start.status == 1)
+            #expect(start.standardError == "baton: --input is \(padded.utf8.count) bytes of JSON, over the limit of 64\n")
+            let nonsense = ["BATON_DATABASE_URL": configuration.connectionString, "BATON_MAX_PAYLOAD_BYTES": "lots"]
+            let misconfigured = try await BatonProcess(["start", "ten-steps"], environment: nonsense).run()
+            #expect(misconfigured.status == 1)
+            #expect(misconfigured.standardError == "baton: BATON_MAX_PAYLOAD_BYTES must be a positive number of bytes, not lots\n")
+            #expect(try await count("runs", connection) == 0)
+        }
+    }
+
     @Test func aRunStartedTwiceWithOneKeyThenShownSentToCancelledAndVerified() async throws {
         try await TestDatabase.withFreshConnection { connection, configuration in
             try await Migrator(migrations: try Migration.bundled()).migrate(connection)

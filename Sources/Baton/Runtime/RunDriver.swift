@@ -42,6 +42,8 @@ public struct RunDriver: Sendable {
             var consumed: InboxEvent?
             var writes: [TransitionWrite] = []
             var stepEntries: [RunMove.Entry] = []
+            // The new context as JSON, when acting already encoded it.
+            var encodedByAction: String?
             let input: RunInput<W>
             if let cancelReason {
                 input = .cancel(reason: cancelReason)
@@ -53,7 +55,7 @@ public struct RunDriver: Sendable {
                         isFreshVisit: visitHasNoJournaledSteps
                     )
                     do {
-                        (input, context, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
+                        (input, context, encodedByAction, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
                     } catch is FencedOut {
                         return .fencedOut
                     }
@@ -113,7 +115,7 @@ public struct RunDriver: Sendable {
             if case .awaitingChildren = result.position.phase {
                 writes.append(try store.startingChildren(W.self, of: claimed.id, in: result.position.state, context: context))
             }
-            encodedContext = try RunStore.encode(context)
+            encodedContext = try encodedByAction ?? RunStore.encode(context)
             let move = RunMove(
                 result, of: claimed.id, expectedSeq: seq, context: encodedContext,
                 sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context),
@@ -136,6 +138,7 @@ public struct RunDriver: Sendable {
         guard case .wait(_, _, let receive?)? = W.builtDefinition.definition(of: state)?.kind else { return context }
         var received = context
         try receive(&received, ReceivedEvent(name: event.name, data: event.payload))
+        try store.checkSize(of: try RunStore.encode(received), "the context event \(event.name) made")
         return received
     }
 
@@ -157,22 +160,25 @@ public struct RunDriver: Sendable {
     }
 
     /// Runs the action body of `state`; returns the input its outcome makes, the
-    /// context to journal with it and the writes to commit with it (unchanged context
-    /// and no writes if the body threw).
+    /// context to journal with it (and its JSON) and the writes to commit with it
+    /// (unchanged context and no writes if the body threw).
     private func act<W: Workflow>(
         _ workflow: W.Type, in state: W.State, context: W.Context, steps: StepJournal
-    ) async throws -> (RunInput<W>, W.Context, [TransitionWrite]) {
+    ) async throws -> (RunInput<W>, W.Context, String?, [TransitionWrite]) {
         guard case .action(_, _, let body)? = W.builtDefinition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(steps.runID) is acting in \(state.rawValue), which is not an action state")
         }
         var run = ActionRun<W>(context: context, steps: steps)
         do {
             let next = try await body(&run)
-            return (.actionReturned(next), run.context, run.transitionWrites)
+            // A context grown past the payload limit is refused like a failed step.
+            let encoded = try RunStore.encode(run.context)
+            try steps.store.checkSize(of: encoded, "the context \(state.rawValue) made")
+            return (.actionReturned(next), run.context, encoded, run.transitionWrites)
         } catch let error where error is FencedOut || error is CancellationError {
             throw error
         } catch {
-            return (.actionFailed(error: "\(error)"), context, [])
+            return (.actionFailed(error: "\(error)"), context, nil, [])
         }
     }
 }

@@ -103,11 +103,18 @@ final class StepJournal: Sendable {
             do {
                 let output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
                 let encoded = try RunStore.encode(output)
+                do {
+                    try store.checkSize(of: encoded, "step \(name)'s output")
+                } catch {
+                    // Running it again would make the same output: no retry.
+                    ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
+                    throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
+                }
                 ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded)
                 outputs.withLock { $0[name] = encoded }
                 if journaling.journalsAtOnce(after: ContinuousClock.now - firstStarted) { try await journalEndedSteps() }
                 return output
-            } catch let error where !(error is FencedOut) && !(error is CancellationError) {
+            } catch let error where !(error is FencedOut) && !(error is CancellationError) && !(error is StepFailure) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
                     ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
                     throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")

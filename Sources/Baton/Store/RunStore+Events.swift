@@ -16,6 +16,7 @@ extension RunStore {
     /// Refused, with nothing written, for an unknown or finished run.
     public func send(_ name: String, to runID: UUID, payload: String? = nil) async throws {
         guard !name.isEmpty else { throw BatonError(.invalidRequest, "an event needs a name") }
+        if let payload { try checkSize(of: payload, "the event's data") }
         try await withConnection { connection in
             try await connection.withTransaction { connection in
                 let status = try await connection

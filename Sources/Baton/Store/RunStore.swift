@@ -17,14 +17,20 @@ public struct RunStore: Sendable {
     /// awaited event or cancel request arrived), so idle workers wake at once.
     public static let readyChannel = "baton_runs"
 
+    /// The largest context, event data or step output accepted, in bytes of JSON:
+    /// larger ones are refused before they reach the journal.
+    public let maxPayloadBytes: Int
+    /// ``maxPayloadBytes`` unless told otherwise: 1 MiB.
+    public static let defaultMaxPayloadBytes = 1 << 20
     /// Shares commits among this worker's runs; see ``GroupCommit``.
     let groupCommit: GroupCommit
     /// The connection every statement runs on, if this store is bound to one.
     private let connection: PostgresConnection?
 
-    public init(pool: PostgresPool, workerID: String) {
+    public init(pool: PostgresPool, workerID: String, maxPayloadBytes: Int = RunStore.defaultMaxPayloadBytes) {
         self.pool = pool
         self.workerID = workerID
+        self.maxPayloadBytes = maxPayloadBytes
         groupCommit = GroupCommit()
         connection = nil
     }
@@ -32,6 +38,7 @@ public struct RunStore: Sendable {
     private init(_ store: RunStore, boundTo connection: PostgresConnection) {
         pool = store.pool
         workerID = store.workerID
+        maxPayloadBytes = store.maxPayloadBytes
         groupCommit = store.groupCommit
         self.connection = connection
     }
@@ -42,6 +49,15 @@ public struct RunStore: Sendable {
     /// each run this way; transitions still share commits with the other runs'.
     public func bound(to connection: PostgresConnection) -> RunStore {
         RunStore(self, boundTo: connection)
+    }
+
+    /// Throws if `json`, `what` (a context, an event's data, a step's output), is
+    /// larger than ``maxPayloadBytes``.
+    public func checkSize(of json: String, _ what: String) throws {
+        let bytes = json.utf8.count
+        guard bytes <= maxPayloadBytes else {
+            throw BatonError(.invalidRequest, "\(what) is \(bytes) bytes of JSON, over the limit of \(maxPayloadBytes)")
+        }
     }
 
     /// Runs `body` on the bound connection, or on one from the pool.
@@ -81,8 +97,10 @@ public struct RunStore: Sendable {
         _ workflow: W.Type, context: W.Context, businessKey: String?, parent: UUID?, on connection: PostgresConnection
     ) async throws -> Started {
         let result = try W.builtDefinition.transition(from: nil, on: .start)
+        let encodedContext = try Self.encode(context)
+        try checkSize(of: encodedContext, "the context")
         let row = RowChange(
-            result.position, context: try Self.encode(context),
+            result.position, context: encodedContext,
             sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context)
         )
         let runID = UUID()
