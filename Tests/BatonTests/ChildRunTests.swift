@@ -95,6 +95,33 @@ struct ChildRunTests {
         }
     }
 
+    @Test func manyParentsOnTwoWorkersAllSeeTheirChildrenFinish() async throws {
+        try await withWorker { store, connection in
+            let other = Worker(store: RunStore(pool: store.pool, workerID: "b"), registry: try {
+                var registry = WorkflowRegistry()
+                try registry.register(Assembly.self)
+                try registry.register(Relay.self)
+                return registry
+            }(), configuration: .init(concurrency: 3, pollInterval: .milliseconds(50)), logger: Logger(label: "test"))
+            let running = Task { try await other.run() }
+            var parents: [UUID] = []
+            for _ in 0..<30 { parents.append(try await store.start(Assembly.self, context: .init(parts: 3)).runID) }
+            let finished = try await eventually {
+                try await connection.query("SELECT count(*) FROM baton.runs WHERE workflow = 'assembly' AND status = 'succeeded'")
+                    .scalar(Int.self) == parents.count
+            }
+            running.cancel()
+            try await running.value
+            let stuck = try await connection.query("""
+                SELECT state || ' ' || status || ' events ' || events_received || ' wake ' || coalesce(wake_at::text, '-')
+                       || ' lease ' || coalesce(lease_owner, '-')
+                FROM baton.runs WHERE workflow = 'assembly' AND status <> 'succeeded'
+                """).map { try $0.decode(String.self, at: 0) }
+            #expect(finished, "parents not finished: \(stuck)")
+            #expect(try await store.verify().mismatches.isEmpty)
+        }
+    }
+
     @Test func aParentWithNoChildrenToStartGoesOnAtOnce() async throws {
         try await withWorker { store, _ in
             let parent = try await store.start(Assembly.self, context: .init(parts: 0)).runID

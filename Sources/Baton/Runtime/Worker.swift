@@ -69,7 +69,7 @@ public final class Worker: Sendable {
             group.addTask { await self.listen() }
             await withTaskGroup(of: Void.self) { drives in
                 while !Task.isCancelled {
-                    let wanted = configuration.concurrency + configuration.claimAhead - holdings.withLock(\.held.count)
+                    let wanted = configuration.concurrency + configuration.claimAhead - holdings.withLock(\.count)
                     var claimed: [StoredRun] = []
                     if wanted > 0 {
                         do {
@@ -128,7 +128,7 @@ public final class Worker: Sendable {
     private func heartbeat() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.heartbeat)
-            let held = holdings.withLock { Array($0.held) }
+            let held = holdings.withLock { Array($0.held.keys) }
             do {
                 _ = try await store.renewLeases(held, lease: configuration.lease)
             } catch {
@@ -158,14 +158,22 @@ public final class Worker: Sendable {
 
 /// The runs a worker holds: being driven, or claimed ahead and queued for a slot.
 private struct Holdings {
-    /// Every run leased to this worker that it has not let go yet.
-    var held: Set<UUID> = []
+    /// Every run leased to this worker that it has not let go yet, and how many times:
+    /// a run released by its driver can be claimed again before that driver is done
+    /// (an event woke it), and that claim must be driven too.
+    private(set) var held: [UUID: Int] = [:]
     private var queued: [StoredRun] = []
     private var driving = 0
 
+    /// Runs being driven or queued.
+    var count: Int { driving + queued.count }
+
     /// Takes newly claimed runs; returns those that start now, in free slots.
     mutating func add(_ claimed: [StoredRun], slots: Int) -> [StoredRun] {
-        for run in claimed where held.insert(run.id).inserted { queued.append(run) }
+        for run in claimed {
+            held[run.id, default: 0] += 1
+            queued.append(run)
+        }
         let starting = Array(queued.prefix(max(0, slots - driving)))
         queued.removeFirst(starting.count)
         driving += starting.count
@@ -174,7 +182,7 @@ private struct Holdings {
 
     /// Lets go of a run that stopped; returns the queued run its slot goes to, if any.
     mutating func finished(_ run: UUID) -> StoredRun? {
-        held.remove(run)
+        held[run] = held[run].flatMap { $0 > 1 ? $0 - 1 : nil }
         guard !queued.isEmpty else {
             driving -= 1
             return nil
