@@ -15,8 +15,8 @@ struct Hoarder: Workflow {
         Definition(initial: .gather) {
             Action(.gather, to: .done, onError: .refused) { run in
                 let size = run.context.outputSize
-                run.context.fetched = try await run.step("fetch") { _ in
-                    stepExecutions.withLock { $0["hoarder-fetch", default: 0] += 1 }
+                run.context.fetched = try await run.step("fetch") { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
                     return String(repeating: "x", count: size)
                 }
                 if run.context.growth > 0 { run.context.blob = String(repeating: "y", count: run.context.growth) }
@@ -65,10 +65,9 @@ struct PayloadLimitTests {
     @Test func anOversizedStepOutputFailsTheStepWithoutRetryAndTakesTheErrorTransition() async throws {
         try await withMigratedStore { store, clockwork in
             let store = small(store)
-            stepExecutions.withLock { $0["hoarder-fetch"] = 0 }
             let id = try await store.start(Hoarder.self, context: .init(outputSize: 5_000)).runID
             #expect(try await drive(store) == .finished(.failed))
-            #expect(stepExecutions.withLock { $0["hoarder-fetch"] } == 1)
+            #expect(stepExecutions.withLock { $0["\(id.uuidString.lowercased()):1:fetch"] } == 1)
             let entries = try await store.journal(of: id)
             #expect(entries.map(\.record.kind) == [.runStarted, .stepFailed, .transition, .runFinished])
             #expect(entries[1].record.error?.contains("step fetch's output is 5002 bytes of JSON, over the limit of 1000") == true)
