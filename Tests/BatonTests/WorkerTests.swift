@@ -90,18 +90,23 @@ struct WorkerTests {
                 }
             }
 
+            let firstTry = try await clockwork.connection.query("SELECT now()").scalar(Date.self)
             #expect(try await work(store) { try await store.run(id)?.driveFailures == 1 })
             let postponed = try #require(try await store.run(id))
             // Not retried at every poll: once, then given back for two seconds.
             #expect(postponed.driveFailures == 1)
             #expect(postponed.leaseOwner == nil)
             #expect(postponed.lastDriveError?.contains("legs") == true)
-            #expect((1...2).contains(try await secondsUntilDue(from: store)))
+            // Due two seconds after it failed, which was after firstTry.
+            let due = try await clockwork.connection.query("SELECT wake_at FROM baton.runs WHERE id = \(id)").scalar(Date.self)
+            #expect(due.timeIntervalSince(firstTry) >= 2)
+            #expect((0...2).contains(try await secondsUntilDue(from: store)))
 
             let later = try await clockwork.store(at: "3 seconds")
             #expect(try await work(later) { try await later.run(id)?.driveFailures == 2 })
             #expect(try await later.run(id)?.driveFailures == 2)
-            #expect((3...4).contains(try await secondsUntilDue(from: later)))
+            // This store's clock stands still: exactly four seconds.
+            #expect(try await secondsUntilDue(from: later) == 4)
 
             try await clockwork.connection.query(#"UPDATE baton.runs SET context = '{"legs": []}' WHERE id = \#(id)"#)
             let repaired = try await clockwork.store(at: "1 minute")
