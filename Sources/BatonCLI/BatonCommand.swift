@@ -44,7 +44,7 @@ struct BatonCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
             return 2
         case .failure:
-            FileHandle.standardError.write(Data("baton: \(error)\n".utf8))
+            FileHandle.standardError.write(Data("baton: \(oneLine(error))\n".utf8))
             return 1
         case let other:
             return other.rawValue

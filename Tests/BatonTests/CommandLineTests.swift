@@ -29,6 +29,7 @@ struct CommandLineTests {
         #expect(result.status == 1)
         #expect(result.standardOutput.isEmpty)
         #expect(result.standardError.hasPrefix("baton: could not connect to database \"orders\" at 127.0.0.1:1"))
+        #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
         #expect(!result.standardError.contains("hunter2-secret"))
     }
 

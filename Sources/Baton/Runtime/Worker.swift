@@ -75,7 +75,7 @@ public final class Worker: Sendable {
                         do {
                             claimed = try await store.claim(versions: versions, limit: wanted, lease: configuration.lease)
                         } catch {
-                            logger.warning("claiming failed; retrying", metadata: ["error": "\(error)"])
+                            logger.warning("claiming failed; retrying", metadata: ["error": .string(oneLine(error))])
                         }
                     }
                     let starting = holdings.withLock { $0.add(claimed, slots: configuration.concurrency) }
@@ -118,9 +118,9 @@ public final class Worker: Sendable {
         } catch {
             // Given back with a growing delay, so a run that can't be driven (a bug, a
             // context that no longer decodes) does not take a worker at every lease expiry.
-            let failures = try? await store.postpone(run.id, after: "\(error)")
+            let failures = try? await store.postpone(run.id, after: oneLine(error))
             logger.error("driving a run failed; it is retried later", metadata: [
-                "run": .string(run.id.uuidString), "error": "\(error)", "failures": "\(failures.map(String.init) ?? "?")",
+                "run": .string(run.id.uuidString), "error": .string(oneLine(error)), "failures": "\(failures.map(String.init) ?? "?")",
             ])
         }
     }
@@ -132,7 +132,7 @@ public final class Worker: Sendable {
             do {
                 _ = try await store.renewLeases(held, lease: configuration.lease)
             } catch {
-                logger.warning("renewing leases failed", metadata: ["error": "\(error)"])
+                logger.warning("renewing leases failed", metadata: ["error": .string(oneLine(error))])
             }
         }
     }
@@ -149,7 +149,7 @@ public final class Worker: Sendable {
                     listener.stop()
                 }
             } catch {
-                logger.warning("listening for work failed; polling until it reconnects", metadata: ["error": "\(error)"])
+                logger.warning("listening for work failed; polling until it reconnects", metadata: ["error": .string(oneLine(error))])
                 try? await Task.sleep(for: configuration.pollInterval)
             }
         }

@@ -14,3 +14,9 @@ public func decodingProblem(_ error: any Error) -> String {
     @unknown default: return "\(error)"
     }
 }
+
+/// `error`'s description on one line: server messages can span several (libpq's do),
+/// and a log line or `baton: …` must not.
+public func oneLine(_ error: any Error) -> String {
+    "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+}
