@@ -160,7 +160,16 @@ struct WorkerDatabaseRestartTests {
             }
         }
         let unfinishedAfterRestart = try await unfinished()
-        #expect(try await eventually(within: .seconds(60)) { try await unfinished() == 0 })
+        let finished = try await eventually(within: .seconds(60)) { try await unfinished() == 0 }
+        let stuck = try await pool.withConnection {
+            try await $0.query("""
+                SELECT state || ' ' || status || ' lease ' || coalesce(lease_owner, '-') || ' wake ' || coalesce(wake_at::text, '-')
+                       || ' failures ' || drive_failures || ' ' || coalesce(last_drive_error, '')
+                FROM baton.runs WHERE status <> 'succeeded' LIMIT 5
+                """).map { try $0.decode(String.self, at: 0) }
+        }
+        let log = (try? String(contentsOfFile: home.appending(path: "worker.log").path, encoding: .utf8)) ?? ""
+        #expect(finished, "unfinished runs: \(stuck)\nworker log:\n\(log.suffix(3000))")
         kill(worker.pid, SIGTERM)
         #expect(await worker.exitStatus() == 0)
         #expect(unfinishedAfterRestart > 0, "the restart came after every run had finished")
