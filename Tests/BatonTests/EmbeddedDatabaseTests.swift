@@ -1,5 +1,4 @@
 import Baton
-import BatonExamples
 import BatonTesting
 import Foundation
 import LibPQ
@@ -123,58 +122,6 @@ struct PoolRestartTests {
         }
         #expect(!after.isEmpty)
         #expect(after.isDisjoint(with: before))
-        await pool.close()
-    }
-}
-
-@Suite("Workers across a database restart", .tags(.process))
-struct WorkerDatabaseRestartTests {
-    @Test func aWorkerCarriesOnByItselfAfterTheDatabaseRestartsUnderIt() async throws {
-        let home = URL(fileURLWithPath: "/tmp").appending(path: "baton-dbrestart-\(UUID().uuidString.prefix(8))")
-        let database = try EmbeddedDatabase(directory: home.appending(path: "postgres"))
-        defer {
-            try? database.stop()
-            try? FileManager.default.removeItem(at: home)
-        }
-        try await database.start()
-        let configuration = try database.configuration
-        let admin = try await PostgresConnection.connect(to: configuration)
-        try await Migrator(migrations: try Migration.bundled()).migrate(admin)
-        await admin.close()
-        let pool = PostgresPool(configuration: configuration, maxConnections: 2)
-        let store = RunStore(pool: pool, workerID: "test")
-        for _ in 0..<30 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 30)) }
-        let worker = try BatonProcess(
-            ["worker", "--concurrency", "8", "--lease-seconds", "2", "--poll-milliseconds", "100"],
-            environment: ["BATON_DATABASE_URL": configuration.connectionString]
-        ).start(log: home.appending(path: "worker.log").path)
-
-        // Mid-run, the server goes away and comes back; the worker is left to cope.
-        try await Task.sleep(for: .milliseconds(700))
-        try database.stop()
-        try await database.start()
-
-        func unfinished() async throws -> Int {
-            try await pool.withConnection {
-                try await $0.query("SELECT count(*) FROM baton.runs WHERE status <> 'succeeded'").scalar(Int.self)
-            }
-        }
-        let unfinishedAfterRestart = try await unfinished()
-        let finished = try await eventually(within: .seconds(60)) { try await unfinished() == 0 }
-        let stuck = try await pool.withConnection {
-            try await $0.query("""
-                SELECT state || ' ' || status || ' lease ' || coalesce(lease_owner, '-') || ' wake ' || coalesce(wake_at::text, '-')
-                       || ' failures ' || drive_failures || ' ' || coalesce(last_drive_error, '')
-                FROM baton.runs WHERE status <> 'succeeded' LIMIT 5
-                """).map { try $0.decode(String.self, at: 0) }
-        }
-        let log = (try? String(contentsOfFile: home.appending(path: "worker.log").path, encoding: .utf8)) ?? ""
-        #expect(finished, "unfinished runs: \(stuck)\nworker log:\n\(log.suffix(3000))")
-        kill(worker.pid, SIGTERM)
-        #expect(await worker.exitStatus() == 0)
-        #expect(unfinishedAfterRestart > 0, "the restart came after every run had finished")
-        let verification = try await store.verify()
-        #expect((verification.runs, verification.mismatches.count) == (30, 0))
         await pool.close()
     }
 }
