@@ -25,6 +25,8 @@ public struct RunDriver: Sendable {
 
     /// Drives `claimed`, a run of `workflow` leased to this store's worker.
     public func drive<W: Workflow>(_ workflow: W.Type, _ claimed: StoredRun) async throws -> Stop {
+        // Read once: the cache behind it takes a lock and a cast at every read.
+        let definition = W.builtDefinition
         var position = try claimed.position(in: W.self)
         var context = try claimed.decodeContext(as: W.self)
         var encodedContext = claimed.context
@@ -42,8 +44,8 @@ public struct RunDriver: Sendable {
             var consumed: InboxEvent?
             var writes: [TransitionWrite] = []
             var stepEntries: [RunMove.Entry] = []
-            // The new context as JSON, when acting already encoded it.
-            var encodedByAction: String?
+            // The new context as JSON, when acting or receiving an event encoded it already.
+            var encodedAlready: String?
             let input: RunInput<W>
             if let cancelReason {
                 input = .cancel(reason: cancelReason)
@@ -55,7 +57,7 @@ public struct RunDriver: Sendable {
                         isFreshVisit: visitHasNoJournaledSteps
                     )
                     do {
-                        (input, context, encodedByAction, writes) = try await act(W.self, in: position.state, context: context, steps: steps)
+                        (input, context, encodedAlready, writes) = try await act(definition, in: position.state, context: context, steps: steps)
                     } catch is FencedOut {
                         return .fencedOut
                     }
@@ -64,7 +66,7 @@ public struct RunDriver: Sendable {
                 case .waiting(let events, _):
                     if let event = try await store.oldestEvent(for: claimed.id, named: events) {
                         do {
-                            context = try receive(W.self, event, in: position.state, into: context)
+                            (context, encodedAlready) = try receive(definition, event, in: position.state, into: context)
                         } catch {
                             // Refused: consumed and journaled with the error; the run goes on waiting.
                             let refusal = RunMove.Entry(
@@ -94,11 +96,11 @@ public struct RunDriver: Sendable {
                     }
                     input = .timerFired
                 case .awaitingChildren:
-                    guard let (finished, cancelSiblings) = try await finishedChildren(W.self, of: claimed.id, in: position.state) else {
+                    guard let (finished, cancelSiblings) = try await finishedChildren(definition, of: claimed.id, in: position.state) else {
                         try await store.release(claimed, expectedSeq: seq)
                         return .waiting
                     }
-                    guard case .children(let spec)? = W.builtDefinition.definition(of: position.state)?.kind else {
+                    guard case .children(let spec)? = definition.definition(of: position.state)?.kind else {
                         preconditionFailure("finishedChildren checked the state's kind")
                     }
                     try spec.collect(&context, finished)
@@ -111,14 +113,14 @@ public struct RunDriver: Sendable {
                     preconditionFailure("handled above")
                 }
             }
-            let result = try W.builtDefinition.transition(from: position, on: input)
+            let result = try definition.transition(from: position, on: input)
             if case .awaitingChildren = result.position.phase {
                 writes.append(try store.startingChildren(W.self, of: claimed.id, in: result.position.state, context: context))
             }
-            encodedContext = try encodedByAction ?? RunStore.encode(context)
+            encodedContext = try encodedAlready ?? RunStore.encode(context)
             let move = RunMove(
                 result, of: claimed.id, expectedSeq: seq, context: encodedContext,
-                sleepsUntil: W.builtDefinition.sleepEnd(entering: result.position, context: context),
+                sleepsUntil: definition.sleepEnd(entering: result.position, context: context),
                 consuming: consumed, after: stepEntries
             )
             guard let committed = try await store.commit(move, writes: writes) else {
@@ -133,22 +135,25 @@ public struct RunDriver: Sendable {
     }
 
     /// The context after the wait in `state` received `event` (its `receive` folds the
-    /// event's data in); throws if `receive` refuses the event.
-    private func receive<W: Workflow>(_ workflow: W.Type, _ event: InboxEvent, in state: W.State, into context: W.Context) throws -> W.Context {
-        guard case .wait(_, _, let receive?)? = W.builtDefinition.definition(of: state)?.kind else { return context }
+    /// event's data in), and its JSON when it changed; throws if `receive` refuses the event.
+    private func receive<W: Workflow>(
+        _ definition: Definition<W>, _ event: InboxEvent, in state: W.State, into context: W.Context
+    ) throws -> (W.Context, String?) {
+        guard case .wait(_, _, let receive?)? = definition.definition(of: state)?.kind else { return (context, nil) }
         var received = context
         try receive(&received, ReceivedEvent(name: event.name, data: event.payload))
-        try store.checkSize(of: try RunStore.encode(received), "the context event \(event.name) made")
-        return received
+        let encoded = try RunStore.encode(received)
+        try store.checkSize(of: encoded, "the context event \(event.name) made")
+        return (received, encoded)
     }
 
     /// The children a parent in `state` waits for, if they are done (all, or the first
     /// to finish), and whether the unfinished ones are to be cancelled; nil while it
     /// must go on waiting.
     private func finishedChildren<W: Workflow>(
-        _ workflow: W.Type, of parentID: UUID, in state: W.State
+        _ definition: Definition<W>, of parentID: UUID, in state: W.State
     ) async throws -> ([ChildrenSpec<W>.Finished], cancelSiblings: Bool)? {
-        guard case .children(let spec)? = W.builtDefinition.definition(of: state)?.kind else {
+        guard case .children(let spec)? = definition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(parentID) waits for children in \(state.rawValue), which is not a children state")
         }
         let (count, finished) = try await store.children(of: parentID, for: W.self)
@@ -163,9 +168,9 @@ public struct RunDriver: Sendable {
     /// context to journal with it (and its JSON) and the writes to commit with it
     /// (unchanged context and no writes if the body threw).
     private func act<W: Workflow>(
-        _ workflow: W.Type, in state: W.State, context: W.Context, steps: StepJournal
+        _ definition: Definition<W>, in state: W.State, context: W.Context, steps: StepJournal
     ) async throws -> (RunInput<W>, W.Context, String?, [TransitionWrite]) {
-        guard case .action(_, _, let body)? = W.builtDefinition.definition(of: state)?.kind else {
+        guard case .action(_, _, let body)? = definition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(steps.runID) is acting in \(state.rawValue), which is not an action state")
         }
         var run = ActionRun<W>(context: context, steps: steps)
