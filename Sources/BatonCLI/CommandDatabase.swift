@@ -10,6 +10,9 @@ struct CommandDatabase {
     let store: RunStore
     let registry: WorkflowRegistry
 
+    /// Where approvals are listed and decided.
+    var desk: ApprovalDesk { ApprovalDesk(store: store, registry: registry) }
+
     /// Opens the configured database (or the embedded one), runs `body`, closes it.
     static func with<Result>(_ body: (CommandDatabase) async throws -> Result) async throws -> Result {
         let settings = try BatonConfiguration.fromEnvironment()
@@ -53,6 +56,11 @@ func readJSON(_ argument: String, option: String) throws -> Data {
 
 /// Parses a run id argument.
 func parseRunID(_ text: String) throws -> UUID {
-    guard let id = UUID(uuidString: text) else { throw BatonError(.invalidRequest, "\(text) is not a run id (a UUID)") }
+    try parseID(text, of: "run")
+}
+
+/// `text` as the id (a UUID) of a `thing`, or a clear error.
+func parseID(_ text: String, of thing: String) throws -> UUID {
+    guard let id = UUID(uuidString: text) else { throw BatonError(.invalidRequest, "\(text) is not \(thing == "approval" ? "an" : "a") \(thing) id (a UUID)") }
     return id
 }

@@ -26,6 +26,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds between looks for work when no notification arrives.")
     var pollMilliseconds = 1000
 
+    @Option(help: "A JSON file of approval policies; each replaces the built-in policy of its name.")
+    var policies: String?
+
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be 1 or more") }
         guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
@@ -37,6 +40,8 @@ struct WorkerCommand: AsyncParsableCommand {
         // while the worker connects is graceful too.
         let stopRequest = StopRequest(signals: [SIGTERM, SIGINT])
         let settings = try BatonConfiguration.fromEnvironment()
+        var policyBook = try Examples.policies()
+        if let policies { policyBook = policyBook.overridden(by: try PolicyBook.load(from: URL(fileURLWithPath: policies))) }
         let database = try await settings.resolveDatabase()
         let pool = PostgresPool(configuration: database, maxConnections: concurrency + 2)
         let workerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
@@ -46,6 +51,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let worker = Worker(
             store: RunStore(pool: pool, workerID: workerID, maxPayloadBytes: settings.maxPayloadBytes),
             registry: try Examples.registry(),
+            policies: policyBook,
             configuration: WorkerConfiguration(
                 concurrency: concurrency, lease: .milliseconds(Int64(leaseSeconds * 1000)),
                 pollInterval: .milliseconds(pollMilliseconds)

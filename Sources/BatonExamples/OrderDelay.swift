@@ -1,10 +1,13 @@
 import Baton
 
 /// A delayed order, the design brief's story: check stock; if short, draft a reroute
-/// plan and wait for a carrier to confirm (a declined carrier sends the run back to
-/// planning, no answer within ten minutes cancels it; the confirmation names the
-/// carrier, `{"carrier": "Maersk"}`); book the shipment with it, have a child
-/// run draft the customer's notice, let it settle for a moment (a durable timer), done.
+/// plan and have it approved (policy `logistics`: a reroute under 1,000 goes ahead,
+/// a dearer one needs a `logistics` approver, escalating to `ops-lead`; a rejection
+/// cancels the order), then wait for a carrier to confirm (a declined carrier sends
+/// the run back to planning, no answer within ten minutes cancels it; the
+/// confirmation names the carrier, `{"carrier": "Maersk"}`); book the shipment with
+/// it, have a child run draft the customer's notice, let it settle for a moment (a
+/// durable timer), done. A reroute costs 40 a unit.
 ///
 /// The steps stand in for real systems with deterministic rules, so the example runs
 /// offline: an order whose id ends in an even digit is in stock.
@@ -17,6 +20,7 @@ public struct OrderDelay: Workflow {
         public var quantity: Int
         public var inStock: Int?
         public var plan: String?
+        public var rerouteCost: Double?
         public var plansDrafted: Int?
         public var carrier: String?
         public var trackingNumber: String?
@@ -29,7 +33,7 @@ public struct OrderDelay: Workflow {
     }
 
     public enum State: String, WorkflowState {
-        case assess, plan, awaitCarrier, ship, notify, settle, done, cancelled
+        case assess, plan, approveReroute, awaitCarrier, ship, notify, settle, done, cancelled
     }
 
     public static var definition: Definition<Self> {
@@ -42,15 +46,32 @@ public struct OrderDelay: Workflow {
                 run.context.inStock = stock
                 return stock >= quantity ? .done : .plan
             }
-            Action(.plan, to: .awaitCarrier) { run in
+            Action(.plan, to: .approveReroute) { run in
                 let attempt = (run.context.plansDrafted ?? 0) + 1
                 let (order, quantity) = (run.context.orderID, run.context.quantity)
                 run.context.plan = try await run.step("draft-reroute-plan") { _ in
                     "Reroute \(quantity) units of \(order) via \(attempt == 1 ? "Rotterdam" : "Antwerp") (plan \(attempt))"
                 }
+                run.context.rerouteCost = Double(quantity) * 40
                 run.context.plansDrafted = attempt
-                return .awaitCarrier
+                return .approveReroute
             }
+            Approval(
+                .approveReroute, policy: "logistics",
+                proposing: { order in
+                    try ProposedAction(
+                        kind: "reroute", amount: order.rerouteCost, subject: order.orderID, requestedBy: "order-delay",
+                        payload: Reroute(plan: order.plan ?? "", cost: order.rerouteCost ?? 0)
+                    )
+                },
+                approved: .awaitCarrier, rejected: .cancelled,
+                apply: { order, action in
+                    // An approver may edit the plan (another port, a better price).
+                    let reroute = try action.decodePayload(Reroute.self)
+                    guard !reroute.plan.isEmpty, reroute.cost >= 0 else { throw BatonError(.invalidRequest, "a reroute needs a plan and a cost of 0 or more") }
+                    (order.plan, order.rerouteCost) = (reroute.plan, reroute.cost)
+                }
+            )
             Wait(
                 .awaitCarrier,
                 on: ["carrier-confirmed": .ship, "carrier-declined": .plan],
@@ -81,4 +102,10 @@ public struct OrderDelay: Workflow {
 /// What a `carrier-confirmed` event carries.
 public struct CarrierConfirmation: Codable, Sendable {
     public var carrier: String
+}
+
+/// The action `order-delay` proposes for approval.
+public struct Reroute: Codable, Sendable {
+    public var plan: String
+    public var cost: Double
 }

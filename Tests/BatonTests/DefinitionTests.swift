@@ -126,7 +126,7 @@ struct DefinitionTests {
         let found = problems(UnknownTarget.self)
         #expect(found.map(\.code).contains(.unknownTarget))
         #expect(found.map(\.message).contains("workflow unknown-target v1: state start leads to middle, which is not declared"))
-        #expect(found.map(\.message).contains("workflow unknown-target v1: state middle has no declaration (Action, Wait, Sleep, Children or Terminal)"))
+        #expect(found.map(\.message).contains("workflow unknown-target v1: state middle has no declaration (Action, Wait, Sleep, Children, Approval or Terminal)"))
         #expect(found.map(\.message).contains("workflow unknown-target v1: state loop can never be reached from start"))
     }
 

@@ -14,7 +14,7 @@ struct ExampleTests {
             let versions = [(name: OrderDelay.name, version: OrderDelay.version)]
             func drive(_ store: RunStore) async throws -> RunDriver.Stop? {
                 guard let run = try await store.claim(versions: versions, limit: 1, lease: .seconds(30)).first else { return nil }
-                return try await RunDriver(store: store).drive(OrderDelay.self, run)
+                return try await RunDriver(store: store, policies: try Examples.policies()).drive(OrderDelay.self, run)
             }
             func driveNotice(_ store: RunStore) async throws -> RunDriver.Stop? {
                 let notices = [(name: CustomerNotice.name, version: CustomerNotice.version)]
@@ -55,9 +55,11 @@ struct ExampleTests {
             #expect(context.customerNotice == "Good news: order ORD-1001 is on its way again. Track it with \(context.trackingNumber ?? "").")
             #expect(try await store.journal(of: delayed).map(\.record.description).filter { $0.hasPrefix("transition") } == [
                 "transition assess -> plan (returned)",
-                "transition plan -> awaitCarrier (returned)",
+                "transition plan -> approveReroute (returned)",
+                "transition approveReroute -> awaitCarrier (approved)",
                 "transition awaitCarrier -> plan (carrier-declined)",
-                "transition plan -> awaitCarrier (returned)",
+                "transition plan -> approveReroute (returned)",
+                "transition approveReroute -> awaitCarrier (approved)",
                 "transition awaitCarrier -> ship (carrier-confirmed)",
                 "transition ship -> notify (returned)",
                 "transition notify -> settle (children succeeded)",

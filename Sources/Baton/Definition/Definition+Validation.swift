@@ -19,7 +19,7 @@ extension Definition {
             problems.append(DefinitionError(.duplicate, "\(workflow): state \(definition.state.rawValue) is declared more than once"))
         }
         for state in W.State.allCases where !declared.contains(state) {
-            problems.append(DefinitionError(.undeclaredState, "\(workflow): state \(state.rawValue) has no declaration (Action, Wait, Sleep, Children or Terminal)"))
+            problems.append(DefinitionError(.undeclaredState, "\(workflow): state \(state.rawValue) has no declaration (Action, Wait, Sleep, Children, Approval or Terminal)"))
         }
         for definition in states {
             problems += stateProblems(definition, declared: declared, workflow: workflow)
@@ -61,6 +61,8 @@ extension Definition {
             if let timeout, timeout.duration <= .zero {
                 problems.append(DefinitionError(.invalidState, "\(workflow): wait \(state) has a timeout of \(timeout.duration); it must be positive"))
             }
+        case .approval(let spec) where spec.policy.isEmpty:
+            problems.append(DefinitionError(.invalidState, "\(workflow): approval \(state) names no policy"))
         case .sleep(.after(let duration), _) where duration <= .zero:
             problems.append(DefinitionError(.invalidState, "\(workflow): sleep \(state) lasts \(duration); it must be positive"))
         default:

@@ -1,6 +1,6 @@
 /// The states of a ``Workflow`` and the transitions between them.
 ///
-/// Built with ``StateBuilder`` from ``Action``, ``Wait``, ``Sleep``, ``Children`` and ``Terminal``
+/// Built with ``StateBuilder`` from ``Action``, ``Wait``, ``Sleep``, ``Children``, ``Approval`` and ``Terminal``
 /// declarations; validated by ``validate()`` when registered.
 public struct Definition<W: Workflow>: Sendable {
     /// The state a run starts in.
@@ -33,6 +33,8 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case sleep(end: SleepDeclaration<W>, target: W.State)
         /// Starts child runs and waits for them.
         case children(ChildrenSpec<W>)
+        /// Proposes an action, has a policy decide it, and waits for people if it says so.
+        case approval(ApprovalSpec<W>)
         /// The run ends here.
         case terminal(Outcome)
     }
@@ -47,6 +49,10 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case .wait(let events, let timeout, _): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
         case .sleep(_, let target): [target]
         case .children(let spec): [spec.next, spec.failed]
+        case .approval(let spec):
+            [spec.approved, spec.rejected, spec.expired, spec.suggested].reduce(into: []) { unique, state in
+                if !unique.contains(state) { unique.append(state) }
+            }
         case .terminal: []
         }
     }
@@ -63,6 +69,7 @@ public struct StateDefinition<W: Workflow>: Sendable {
         case .wait: "wait"
         case .sleep: "sleep"
         case .children(let spec): "children (\(spec.childType.name), wait for \(spec.waitFor.rawValue))"
+        case .approval(let spec): "approval (policy \(spec.policy))"
         case .terminal(let outcome): "terminal (\(outcome.rawValue))"
         }
     }
@@ -78,6 +85,7 @@ public enum StateBuilder<W: Workflow> {
     public static func buildExpression(_ action: Action<W>) -> [StateDefinition<W>] { [action.definition] }
     public static func buildExpression(_ wait: Wait<W>) -> [StateDefinition<W>] { [wait.definition] }
     public static func buildExpression(_ sleep: Sleep<W>) -> [StateDefinition<W>] { [sleep.definition] }
+    public static func buildExpression(_ approval: Approval<W>) -> [StateDefinition<W>] { [approval.definition] }
     public static func buildExpression(_ terminal: Terminal<W>) -> [StateDefinition<W>] { [terminal.definition] }
     public static func buildExpression(_ children: Children<W>) -> [StateDefinition<W>] { [children.definition] }
     public static func buildBlock(_ components: [StateDefinition<W>]...) -> [StateDefinition<W>] { components.flatMap { $0 } }

@@ -68,12 +68,7 @@ public struct ReceivedEvent: Sendable, Hashable {
 
     /// The data decoded as `T`; throws a clear error if there is none or it does not fit.
     public func decode<T: Decodable>(_ type: T.Type) throws -> T {
-        guard let data else { throw BatonError(.invalidRequest, "event \(name) carries no data; expected \(T.self)") }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(data.utf8))
-        } catch {
-            throw BatonError(.invalidRequest, "event \(name)'s data does not fit \(T.self): \(decodingProblem(error))")
-        }
+        try decodeCarried(data, as: T.self, "event \(name)'s data", carrier: "event \(name)")
     }
 }
 
@@ -131,4 +126,70 @@ public struct Terminal<W: Workflow>: Sendable {
     public init(_ state: W.State, outcome: Outcome = .succeeded) {
         definition = StateDefinition(state: state, kind: .terminal(outcome))
     }
+}
+
+/// An approval state: the run proposes an action, a policy decides what happens to
+/// it, and the run goes on by the outcome. While people decide, the run waits durably
+/// (no worker, thread or memory held), for days if need be.
+///
+/// ```swift
+/// Approval(.approveReroute, policy: "logistics",
+///          proposing: { order in try ProposedAction(kind: "reroute", amount: order.rerouteCost, subject: order.orderID, payload: order.plan) },
+///          approved: .book, rejected: .cancelled, expired: .manualReview,
+///          apply: { order, action in order.plan = try action.decodePayload(String.self) })
+/// ```
+/// - `approved`: approved by people, by the policy (auto-execute), or by a deadline
+///   whose chain says so. `apply` reads the decided action (with an approver's edits)
+///   into the context first; an edit that `apply` refuses is refused when it is made.
+/// - `rejected`: rejected by an approver, or by a deadline.
+/// - `expired`: the last deadline passed (default: `rejected`).
+/// - `suggested`: the policy only suggests the action; it is recorded for
+///   `baton suggestions` and not carried out (default: `rejected`).
+///
+/// The policy is looked up by name in the worker's ``PolicyBook``.
+public struct Approval<W: Workflow>: Sendable {
+    let definition: StateDefinition<W>
+
+    public init(
+        _ state: W.State, policy: String, proposing propose: @escaping @Sendable (W.Context) throws -> ProposedAction,
+        approved: W.State, rejected: W.State, expired: W.State? = nil, suggested: W.State? = nil,
+        apply: (@Sendable (inout W.Context, DecidedAction) throws -> Void)? = nil
+    ) {
+        definition = StateDefinition(state: state, kind: .approval(ApprovalSpec(
+            policy: policy, propose: propose, approved: approved, rejected: rejected,
+            expired: expired ?? rejected, suggested: suggested ?? rejected, apply: apply
+        )))
+    }
+}
+
+/// What an ``Approval`` state declares.
+struct ApprovalSpec<W: Workflow>: Sendable {
+    let policy: String
+    let propose: @Sendable (W.Context) throws -> ProposedAction
+    let approved: W.State
+    let rejected: W.State
+    let expired: W.State
+    let suggested: W.State
+    let apply: (@Sendable (inout W.Context, DecidedAction) throws -> Void)?
+
+    /// The state an outcome leads to.
+    func target(of outcome: ApprovalOutcome) -> W.State {
+        switch outcome {
+        case .approved: approved
+        case .rejected: rejected
+        case .expired: expired
+        }
+    }
+
+    /// The context once the approved `action` is applied to it.
+    func applying(_ action: DecidedAction, to context: W.Context) throws -> W.Context {
+        var applied = context
+        try apply?(&applied, action)
+        return applied
+    }
+}
+
+/// How an approval ended, each its own transition.
+public enum ApprovalOutcome: String, Sendable, Hashable, Codable {
+    case approved, rejected, expired
 }

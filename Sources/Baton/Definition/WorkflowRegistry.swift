@@ -1,3 +1,5 @@
+import Foundation
+
 /// The workflow definitions a process knows, by name and version.
 ///
 /// ```swift
@@ -51,6 +53,11 @@ public struct RegisteredWorkflow: Sendable {
     public let states: [StateSummary]
     /// The workflow type, for the runtime.
     public let workflowType: any Workflow.Type
+    /// The policies its approval states name.
+    public let approvalPolicies: [String]
+    /// Checks an approver's edit of the action proposed in approval state `state` of a
+    /// run with `context` (JSON): throws if the state's `apply` refuses it.
+    let checkEdit: @Sendable (_ state: String, _ context: String, _ action: DecidedAction) throws -> Void
 
     init<W: Workflow>(_ workflow: W.Type) {
         let definition = W.definition
@@ -61,5 +68,15 @@ public struct RegisteredWorkflow: Sendable {
             StateSummary(name: $0.state.rawValue, kind: $0.kindName, targets: $0.targets.map(\.rawValue))
         }
         workflowType = workflow
+        approvalPolicies = definition.states.compactMap {
+            guard case .approval(let spec) = $0.kind else { return nil }
+            return spec.policy
+        }
+        checkEdit = { state, context, action in
+            guard let state = W.State(rawValue: state), case .approval(let spec)? = W.builtDefinition.definition(of: state)?.kind else {
+                throw BatonError(.storedRun, "\(W.name) v\(W.version) has no approval state \(state)")
+            }
+            _ = try spec.applying(action, to: try JSONDecoder().decode(W.Context.self, from: Data(context.utf8)))
+        }
     }
 }

@@ -18,9 +18,12 @@ public struct RunDriver: Sendable {
     }
 
     public let store: RunStore
+    /// The policies approval states decide with.
+    public let policies: PolicyBook
 
-    public init(store: RunStore) {
+    public init(store: RunStore, policies: PolicyBook = PolicyBook()) {
         self.store = store
+        self.policies = policies
     }
 
     /// Drives `claimed`, a run of `workflow` leased to this store's worker.
@@ -39,16 +42,22 @@ public struct RunDriver: Sendable {
         // claimed in may have some (a crashed worker's), which are answered from the
         // journal, if the run's newest entry is a step's.
         var visitHasNoJournaledSteps = !claimed.hasJournaledStepsThisVisit
+        // Set once a deadline's write found its approval decided meanwhile.
+        var lostDeadlineRace = false
         while true {
             if case .finished(let outcome) = position.phase { return .finished(outcome) }
+            let contextBefore = context
             var consumed: InboxEvent?
             var writes: [TransitionWrite] = []
             var stepEntries: [RunMove.Entry] = []
             // The new context as JSON, when acting or receiving an event encoded it already.
             var encodedAlready: String?
+            // The approval request to journal with the move (its action and the policy's decision).
+            var approvalRequest: String?
             let input: RunInput<W>
             if let cancelReason {
                 input = .cancel(reason: cancelReason)
+                if case .awaitingApproval = position.phase { writes.append(store.withdrawingApproval(of: claimed.id, visit: position.visit)) }
             } else {
                 switch position.phase {
                 case .acting:
@@ -109,6 +118,42 @@ public struct RunDriver: Sendable {
                         let (store, parent) = (store, claimed.id)
                         writes.append { try await store.cancelUnfinishedChildren(of: parent, reason: "a sibling finished first", on: $0) }
                     }
+                case .requestingApproval:
+                    let request = try requestApproval(definition, of: claimed.id, at: position, context: context)
+                    (input, context, approvalRequest) = (request.input, request.context, request.journaled)
+                    writes += request.writes
+                case .awaitingApproval:
+                    if let event = try await store.oldestEvent(for: claimed.id, named: [ApprovalDesk.decisionEvent]) {
+                        let decision = try JSONDecoder().decode(DecisionEvent.self, from: Data((event.payload ?? "").utf8))
+                        guard let outcome = decision.outcome else {
+                            // One vote of several: journaled; the run waits for the rest.
+                            let vote = RunMove.Entry(
+                                record: JournalRecord(.approvalDecided, from: position.state.rawValue, reason: decision.journalReason),
+                                payload: event.payload, eventID: event.id
+                            )
+                            let move = RunMove(journaling: [vote], of: claimed.id, expectedSeq: seq, standing: RowChange(position, context: encodedContext))
+                            guard try await store.commit(move, writes: []) != nil else { return .fencedOut }
+                            seq += 1
+                            continue
+                        }
+                        if outcome == .approved {
+                            context = try await applyDecided(definition, decision.approvalID, in: position.state, to: context)
+                        }
+                        consumed = event
+                        input = .approvalDecided(outcome, by: "\(decision.actor) (\(decision.role))")
+                    } else if isTimeoutDue {
+                        guard !lostDeadlineRace, let pending = try await store.pendingApproval(of: claimed.id, visit: position.visit) else {
+                            throw BatonError(.storedRun, "run \(claimed.id) waits on an approval that is neither pending nor decided in its inbox")
+                        }
+                        if case .conclude(.approved) = pending.afterDeadline {
+                            context = try await applyDecided(definition, pending.id, in: position.state, to: context)
+                        }
+                        writes.append(store.passingDeadline(of: pending))
+                        input = .approvalDeadlinePassed(pending.afterDeadline)
+                    } else {
+                        try await store.release(claimed, expectedSeq: seq)
+                        return .waiting
+                    }
                 case .finished:
                     preconditionFailure("handled above")
                 }
@@ -117,21 +162,82 @@ public struct RunDriver: Sendable {
             if case .awaitingChildren = result.position.phase {
                 writes.append(try store.startingChildren(W.self, of: claimed.id, in: result.position.state, context: context))
             }
-            encodedContext = try encodedAlready ?? RunStore.encode(context)
-            let move = RunMove(
-                result, of: claimed.id, expectedSeq: seq, context: encodedContext,
+            let movedContext = try encodedAlready ?? RunStore.encode(context)
+            var move = RunMove(
+                result, of: claimed.id, expectedSeq: seq, context: movedContext,
                 sleepsUntil: definition.sleepEnd(entering: result.position, context: context),
                 consuming: consumed, after: stepEntries
             )
-            guard let committed = try await store.commit(move, writes: writes) else {
-                return .fencedOut
+            if let approvalRequest { move.attach(payload: approvalRequest, toFirst: .approvalRequested) }
+            let committed: RunStore.Committed?
+            do {
+                committed = try await store.commit(move, writes: writes)
+            } catch is ApprovalDecidedMeanwhile {
+                // A decision beat the deadline: it waits in the inbox; take it instead.
+                lostDeadlineRace = true
+                context = contextBefore
+                continue
             }
+            guard let committed else { return .fencedOut }
+            encodedContext = movedContext
             seq += move.entries.count
             position = result.position
             cancelReason = committed.cancelReason
             isTimeoutDue = false
             visitHasNoJournaledSteps = true
         }
+    }
+
+    /// What a run entering approval state `position` does: its action proposed, the
+    /// policy's decision as the input, the context (with the action applied if the policy
+    /// executes it), the request to journal and the write that records the approval.
+    private func requestApproval<W: Workflow>(
+        _ definition: Definition<W>, of runID: UUID, at position: RunPosition<W>, context: W.Context
+    ) throws -> (input: RunInput<W>, context: W.Context, journaled: String?, writes: [TransitionWrite]) {
+        guard case .approval(let spec)? = definition.definition(of: position.state)?.kind else {
+            throw BatonError(.storedRun, "run \(runID) asks for approval in \(position.state.rawValue), which is not an approval state")
+        }
+        guard let policy = policies.policy(named: spec.policy) else {
+            throw BatonError(.configuration, "policy \(spec.policy), which \(W.name) state \(position.state.rawValue) names, is not loaded")
+        }
+        let action: ProposedAction
+        do {
+            action = try spec.propose(context)
+        } catch {
+            return (.actionFailed(error: "proposing the action failed: \(error)"), context, nil, [])
+        }
+        guard let rule = policy.decide(action, workflow: W.name) else {
+            throw BatonError(.configuration, "policy \(policy.name) has no rule for a \(action.kind) action")
+        }
+        let approvalID = UUID()
+        let write = try store.requestingApproval(
+            approvalID, runID: runID, workflow: W.name, state: position.state.rawValue, visit: position.visit,
+            action: action, policy: policy, rule: rule
+        )
+        let journaled = try RunStore.encode(ApprovalRequest(approvalID: approvalID, policy: policy.name, rule: rule.name, decision: rule.decision.name, action: action))
+        switch rule.decision {
+        case .autoExecute:
+            do {
+                let applied = try spec.applying(DecidedAction(proposed: action, payload: action.payload, wasEdited: false), to: context)
+                return (.approvalRouted(.execute), applied, journaled, [write])
+            } catch {
+                return (.actionFailed(error: "applying the auto-executed action failed: \(error)"), context, nil, [])
+            }
+        case .suggestOnly:
+            return (.approvalRouted(.suggest), context, journaled, [write])
+        case .requireApproval(let chain), .escalate(let chain):
+            let first = StoredApproverLevel(chain.levels[0], in: policy)
+            let escalated = if case .escalate = rule.decision { true } else { false }
+            return (.approvalRouted(.ask(roles: first.roleNames, deadline: chain.levels[0].deadline, escalated: escalated)), context, journaled, [write])
+        }
+    }
+
+    /// The context once approval `approvalID`'s decided action (with edits) is applied.
+    private func applyDecided<W: Workflow>(_ definition: Definition<W>, _ approvalID: UUID, in state: W.State, to context: W.Context) async throws -> W.Context {
+        guard case .approval(let spec)? = definition.definition(of: state)?.kind else {
+            throw BatonError(.storedRun, "\(state.rawValue) is not an approval state")
+        }
+        return try spec.applying(try await store.decidedAction(approvalID), to: context)
     }
 
     /// The context after the wait in `state` received `event` (its `receive` folds the
@@ -186,4 +292,13 @@ public struct RunDriver: Sendable {
             return (.actionFailed(error: "\(error)"), context, nil, [])
         }
     }
+}
+
+/// What an `approval-requested` entry journals.
+private struct ApprovalRequest: Encodable {
+    let approvalID: UUID
+    let policy: String
+    let rule: String
+    let decision: String
+    let action: ProposedAction
 }

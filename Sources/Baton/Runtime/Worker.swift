@@ -46,20 +46,28 @@ public struct WorkerConfiguration: Sendable {
 public final class Worker: Sendable {
     public let store: RunStore
     public let registry: WorkflowRegistry
+    /// The policies the registered workflows' approval states decide with.
+    public let policies: PolicyBook
     public let configuration: WorkerConfiguration
     private let logger: Logger
     private let holdings = Mutex(Holdings())
     private let wakeUp = WakeSignal()
 
-    public init(store: RunStore, registry: WorkflowRegistry, configuration: WorkerConfiguration = .init(), logger: Logger) {
+    public init(
+        store: RunStore, registry: WorkflowRegistry, policies: PolicyBook = PolicyBook(), configuration: WorkerConfiguration = .init(),
+        logger: Logger
+    ) {
         self.store = store
         self.registry = registry
+        self.policies = policies
         self.configuration = configuration
         self.logger = logger
     }
 
     /// Works until cancelled, then returns once the runs in flight have stopped.
+    /// Throws at once if an approval state names a policy the worker was not given.
     public func run() async throws {
+        try policies.check(covers: registry)
         let versions = registry.workflows.map { (name: $0.name, version: $0.version) }
         logger.info("worker started", metadata: [
             "worker": .string(store.workerID), "workflows": .string(versions.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")),
@@ -108,7 +116,7 @@ public final class Worker: Sendable {
             // The run is driven on the thread of the connection it holds, so its
             // statements need neither a pool checkout nor a thread switch.
             let stop = try await store.pool.withConnection { connection in
-                try await RunDriver(store: store.bound(to: connection)).drive(workflow.workflowType, run)
+                try await RunDriver(store: store.bound(to: connection), policies: policies).drive(workflow.workflowType, run)
             }
             if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])

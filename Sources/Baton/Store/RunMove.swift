@@ -10,7 +10,7 @@ struct RunMove: Sendable {
     let runID: UUID
     let expectedSeq: Int
     let row: RowChange
-    let entries: [Entry]
+    private(set) var entries: [Entry]
 
     /// A journal entry with what the runtime adds to the transition logic's record.
     struct Entry: Sendable {
@@ -22,12 +22,13 @@ struct RunMove: Sendable {
         /// JSON text: a step's output or an event's data. A transition's payload is the
         /// move's context, added by the statement.
         var payload: String?
-        /// The inbox event an `event-received` entry consumes.
+        /// The inbox event an `event-received` (or `approval-decided`) entry consumes.
         var eventID: Int?
     }
 
     /// A transition's move: the step entries not journaled yet, then the records of
-    /// `result`; an `event-received` record consumes `event` and journals its data.
+    /// `result`; an `event-received` or `approval-decided` record consumes `event` and
+    /// journals its data.
     init<W: Workflow>(
         _ result: TransitionResult<W>, of runID: UUID, expectedSeq: Int, context: String, sleepsUntil: Date?,
         consuming event: InboxEvent?, after steps: [Entry]
@@ -37,9 +38,15 @@ struct RunMove: Sendable {
         let finishedWith = result.records.last { $0.kind == .runFinished }?.error
         row = RowChange(result.position, context: context, error: finishedWith, sleepsUntil: sleepsUntil)
         entries = steps + result.records.map { record in
-            guard record.kind == .eventReceived, let event else { return Entry(record: record) }
+            guard record.kind == .eventReceived || record.kind == .approvalDecided, let event else { return Entry(record: record) }
             return Entry(record: record, payload: event.payload, eventID: event.id)
         }
+    }
+
+    /// Sets the payload of the first entry of `kind` (an approval request's action and decision).
+    mutating func attach(payload: String, toFirst kind: JournalRecord.Kind) {
+        guard let index = entries.firstIndex(where: { $0.record.kind == kind }) else { return }
+        entries[index].payload = payload
     }
 
     /// Entries journaled without a transition (steps that ended, a refused event): the
@@ -140,6 +147,14 @@ struct RowChange: Sendable {
         case .awaitingChildren:
             status = "waiting"
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)
+        case .requestingApproval:
+            status = "runnable"
+            (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, false)
+        case .awaitingApproval(let deadline):
+            status = "waiting"
+            waitingFor = try? RunStore.encode([ApprovalDesk.decisionEvent])
+            wakeAfterSeconds = deadline?.seconds
+            isFinal = false
         case .finished(let outcome):
             status = outcome.rawValue
             (waitingFor, wakeAfterSeconds, isFinal) = (nil, nil, true)

@@ -13,28 +13,41 @@ extension RunStore {
     /// Puts an event in the run's inbox; a run waiting for it wakes at once. Events a
     /// run does not wait for yet are kept, in order, until it does.
     ///
-    /// Refused, with nothing written, for an unknown or finished run.
+    /// Refused, with nothing written, for an unknown or finished run, and for names
+    /// starting with `baton.` (Baton's own events, such as approval decisions).
     public func send(_ name: String, to runID: UUID, payload: String? = nil) async throws {
         guard !name.isEmpty else { throw BatonError(.invalidRequest, "an event needs a name") }
+        guard !name.hasPrefix(Self.reservedEventPrefix) else {
+            throw BatonError(.invalidRequest, "event names starting with \(Self.reservedEventPrefix) are Baton's own; pick another name")
+        }
         if let payload { try checkSize(of: payload, "the event's data") }
         try await withConnection { connection in
             try await connection.withTransaction { connection in
-                let status = try await connection
-                    .query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE")
-                    .first?.decode(String.self, at: 0)
-                guard let status else { throw BatonError(.invalidRequest, "there is no run \(runID)") }
-                guard status == "runnable" || status == "waiting" else {
-                    throw BatonError(.invalidRequest, "run \(runID) has finished (\(status)); it takes no more events")
-                }
-                try await connection.query("INSERT INTO baton.events (run_id, name, payload) VALUES (\(runID), \(name), \(payload)::jsonb)")
-                try await connection.query("""
-                    UPDATE baton.runs SET events_received = events_received + 1,
-                        wake_at = CASE WHEN status = 'waiting' AND waiting_for ? \(name) THEN baton.current_time() ELSE wake_at END
-                    WHERE id = \(runID)
-                    """)
-                try await connection.query("SELECT pg_notify(\(Self.readyChannel), '')")
+                try await Self.deliver(name, to: runID, payload: payload, on: connection)
             }
         }
+    }
+
+    /// The prefix of the event names Baton sends itself.
+    static let reservedEventPrefix = "baton."
+
+    /// Puts an event in the run's inbox and wakes the run if it waits for it, inside
+    /// the caller's transaction on `connection`. Refused for an unknown or finished run.
+    static func deliver(_ name: String, to runID: UUID, payload: String?, on connection: PostgresConnection) async throws {
+        let status = try await connection
+            .query("SELECT status FROM baton.runs WHERE id = \(runID) FOR UPDATE")
+            .first?.decode(String.self, at: 0)
+        guard let status else { throw BatonError(.invalidRequest, "there is no run \(runID)") }
+        guard status == "runnable" || status == "waiting" else {
+            throw BatonError(.invalidRequest, "run \(runID) has finished (\(status)); it takes no more events")
+        }
+        try await connection.query("INSERT INTO baton.events (run_id, name, payload) VALUES (\(runID), \(name), \(payload)::jsonb)")
+        try await connection.query("""
+            UPDATE baton.runs SET events_received = events_received + 1,
+                wake_at = CASE WHEN status = 'waiting' AND waiting_for ? \(name) THEN baton.current_time() ELSE wake_at END
+            WHERE id = \(runID)
+            """)
+        try await connection.query("SELECT pg_notify(\(readyChannel), '')")
     }
 
     /// The oldest unconsumed event among `names` in the run's inbox.

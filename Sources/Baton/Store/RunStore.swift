@@ -279,7 +279,7 @@ public struct RunStore: Sendable {
             ), consumed AS (
                 UPDATE baton.events SET consumed_seq = entry.seq
                 FROM entry
-                WHERE entry.kind = 'event-received' AND events.id = entry.event_id AND events.run_id = entry.run_id
+                WHERE entry.event_id IS NOT NULL AND events.id = entry.event_id AND events.run_id = entry.run_id
                   AND events.consumed_seq IS NULL
             ), parent_woken AS (
                 -- A child that finishes wakes its parent, which is waiting for it. (A parent

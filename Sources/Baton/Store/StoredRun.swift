@@ -76,6 +76,8 @@ public struct StoredRun: Sendable, Hashable {
             return RunPosition(state: state, phase: .waiting(events: events.map(\.name), timeout: timeout?.duration), visit: visit)
         case .sleep(let end, _): return RunPosition(state: state, phase: .sleeping(end.end), visit: visit)
         case .children: return RunPosition(state: state, phase: .awaitingChildren, visit: visit)
+        case .approval:
+            return RunPosition(state: state, phase: status == "runnable" ? .requestingApproval : .awaitingApproval(deadline: nil), visit: visit)
         case .terminal(let outcome): return RunPosition(state: state, phase: .finished(outcome), visit: visit)
         }
     }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A decoding failure in one line a person reads: where in the JSON, and what was
 /// wrong (`at "stepMilliseconds": expected Int`), instead of `DecodingError`'s dump.
 public func decodingProblem(_ error: any Error) -> String {
@@ -19,4 +21,15 @@ public func decodingProblem(_ error: any Error) -> String {
 /// and a log line or `baton: …` must not.
 public func oneLine(_ error: any Error) -> String {
     "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
+}
+
+/// `json` (JSON text that `what` carries: "event x's data", "the payment action's
+/// payload") decoded as `T`; a clear error if there is none or it does not fit.
+func decodeCarried<T: Decodable>(_ json: String?, as type: T.Type, _ what: String, carrier: String) throws -> T {
+    guard let json else { throw BatonError(.invalidRequest, "\(carrier) carries no data; expected \(T.self)") }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(json.utf8))
+    } catch {
+        throw BatonError(.invalidRequest, "\(what) does not fit \(T.self): \(decodingProblem(error))")
+    }
 }

@@ -69,9 +69,50 @@ extension Definition {
                 throw TransitionError(message: "\(state) is not a sleep state")
             }
             return move(position, to: target, reason: "slept", before: [JournalRecord(.timerFired, from: state, reason: "slept")])
+        case (.requestingApproval, .approvalRouted(let routing)):
+            let spec = try approvalSpec(of: position.state)
+            switch routing {
+            case .execute:
+                return move(position, to: spec.approved, reason: "approved", before: [
+                    JournalRecord(.approvalRequested, from: state, reason: "auto-execute"),
+                    JournalRecord(.approvalDecided, from: state, reason: "approved by policy"),
+                ])
+            case .suggest:
+                return move(position, to: spec.suggested, reason: "suggested", before: [JournalRecord(.approvalRequested, from: state, reason: "suggest-only")])
+            case .ask(let roles, let deadline, let escalated):
+                var waiting = position
+                waiting.phase = .awaitingApproval(deadline: deadline)
+                let reason = "\(escalated ? "escalate" : "require-approval"): \(roles.joined(separator: ", "))"
+                return TransitionResult(position: waiting, records: [JournalRecord(.approvalRequested, from: state, reason: reason)])
+            }
+        case (.requestingApproval, .actionFailed(let error)):
+            return finish(position, outcome: .failed, reason: "error", error: error)
+        case (.awaitingApproval, .approvalDecided(let outcome, let by)):
+            let spec = try approvalSpec(of: position.state)
+            return move(position, to: spec.target(of: outcome), reason: outcome.rawValue, before: [
+                JournalRecord(.approvalDecided, from: state, reason: "\(outcome.rawValue) by \(by)")
+            ])
+        case (.awaitingApproval, .approvalDeadlinePassed(.escalate(let roles, let deadline))):
+            var waiting = position
+            waiting.phase = .awaitingApproval(deadline: deadline)
+            return TransitionResult(position: waiting, records: [
+                JournalRecord(.approvalEscalated, from: state, reason: "to \(roles.joined(separator: ", "))")
+            ])
+        case (.awaitingApproval, .approvalDeadlinePassed(.conclude(let outcome))):
+            let spec = try approvalSpec(of: position.state)
+            return move(position, to: spec.target(of: outcome), reason: outcome.rawValue, before: [
+                JournalRecord(.approvalExpired, from: state, reason: outcome == .expired ? "expired" : "\(outcome.rawValue) at the deadline")
+            ])
         default:
             throw TransitionError(message: "\(state) can't take \(Self.describe(input)) while \(Self.describe(position.phase))")
         }
+    }
+
+    private func approvalSpec(of state: W.State) throws -> ApprovalSpec<W> {
+        guard case .approval(let spec)? = definition(of: state)?.kind else {
+            throw TransitionError(message: "\(state.rawValue) is not an approval state")
+        }
+        return spec
     }
 
     private func move(
@@ -89,6 +130,7 @@ extension Definition {
         case .wait(let events, let timeout, _)?: phase = .waiting(events: events.map(\.name), timeout: timeout?.duration)
         case .sleep(let end, _)?: phase = .sleeping(end.end)
         case .children?: phase = .awaitingChildren
+        case .approval?: phase = .requestingApproval
         case .terminal(let outcome)?:
             phase = .finished(outcome)
             records.append(JournalRecord(.runFinished, from: state.rawValue, reason: outcome.rawValue))
@@ -114,6 +156,9 @@ extension Definition {
         case .timerFired: "a timer"
         case .childrenFinished: "its children's end"
         case .cancel: "a cancellation"
+        case .approvalRouted: "a policy's decision"
+        case .approvalDecided(let outcome, _): "an approval decision (\(outcome.rawValue))"
+        case .approvalDeadlinePassed: "an approval deadline"
         }
     }
 
@@ -123,6 +168,8 @@ extension Definition {
         case .waiting(let events, _): "waiting for \(events.map { "\"\($0)\"" }.joined(separator: " or "))"
         case .sleeping: "sleeping"
         case .awaitingChildren: "waiting for its children"
+        case .requestingApproval: "asking its policy"
+        case .awaitingApproval: "waiting for approvers"
         case .finished: "finished"
         }
     }

@@ -10,6 +10,10 @@ public struct JournalRecord: Sendable, Hashable, Codable, CustomStringConvertibl
         case stepFailed = "step-failed"
         case eventReceived = "event-received"
         case timerFired = "timer-fired"
+        case approvalRequested = "approval-requested"
+        case approvalDecided = "approval-decided"
+        case approvalEscalated = "approval-escalated"
+        case approvalExpired = "approval-expired"
         case transition
         case runFinished = "run-finished"
     }

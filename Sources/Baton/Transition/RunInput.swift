@@ -12,6 +12,30 @@ public enum RunInput<W: Workflow>: Sendable, Hashable {
     case timerFired
     /// The children the state waits for have finished; `succeeded` if every one did.
     case childrenFinished(succeeded: Bool)
+    /// The policy decided the proposed action of an approval state.
+    case approvalRouted(ApprovalRouting)
+    /// Approvers decided (or a policy, or a deadline, `by` says which).
+    case approvalDecided(ApprovalOutcome, by: String)
+    /// The deadline of the approvers asked now passed.
+    case approvalDeadlinePassed(AfterDeadline)
     /// Someone cancelled the run.
     case cancel(reason: String)
+}
+
+/// Where a policy's decision sends a run in an approval state.
+public enum ApprovalRouting: Sendable, Hashable {
+    /// Auto-execute: approved at once.
+    case execute
+    /// Suggest only: recorded, not carried out.
+    case suggest
+    /// Wait for `roles`, until `deadline`; `escalated` when the policy escalated at once.
+    case ask(roles: [String], deadline: Duration, escalated: Bool)
+}
+
+/// What an approval's passed deadline leads to.
+public enum AfterDeadline: Sendable, Hashable {
+    /// The next level of approvers is asked, until its own deadline.
+    case escalate(to: [String], deadline: Duration)
+    /// The chain is over: the outcome its `whenExpired` gives.
+    case conclude(ApprovalOutcome)
 }

@@ -11,6 +11,11 @@ public struct RunPosition<W: Workflow>: Sendable, Hashable {
         case sleeping(SleepEnd)
         /// Child runs were started; waiting for them.
         case awaitingChildren
+        /// In an approval state, its action is to be proposed and decided by the policy.
+        case requestingApproval
+        /// Waiting for approvers, until `deadline` from when they were asked (nil when
+        /// read back from a stored row: the deadline is on the approval).
+        case awaitingApproval(deadline: Duration?)
         /// The run is over.
         case finished(Outcome)
     }

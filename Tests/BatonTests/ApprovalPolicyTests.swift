@@ -1,0 +1,125 @@
+import Baton
+import BatonExamples
+import Foundation
+import Testing
+
+/// The policy the approval tests decide payments with.
+let paymentPolicy = ApprovalPolicy(
+    name: "payments",
+    roles: ["finance": ["alice", "bob", "erin"], "cfo": ["carol"], "board": ["dave"]],
+    rules: [
+        PolicyRule("petty", when: ActionMatch(kinds: ["payment"], amountBelow: 100), decide: .autoExecute),
+        PolicyRule("huge", when: ActionMatch(kinds: ["payment"], amountAtLeast: 1_000_000), decide: .escalate(ApprovalChain([
+            ApproverLevel(roles: ["board"], deadline: .seconds(3600)),
+        ]))),
+        PolicyRule("large", when: ActionMatch(kinds: ["payment"], amountAtLeast: 10_000), decide: .requireApproval(ApprovalChain([
+            ApproverLevel(roles: ["finance"], quorum: 2, deadline: .seconds(3600)),
+            ApproverLevel(roles: ["cfo"], deadline: .seconds(3600)),
+            ApproverLevel(roles: ["board"], deadline: .seconds(3600)),
+        ], whenExpired: .expire))),
+        PolicyRule("risky", when: ActionMatch(riskAtLeast: 0.8), decide: .requireApproval(ApprovalChain([
+            ApproverLevel(roles: ["cfo"], deadline: .seconds(600)),
+        ], whenExpired: .reject))),
+        PolicyRule("payments", when: ActionMatch(kinds: ["payment"]), decide: .requireApproval(ApprovalChain([
+            ApproverLevel(roles: ["finance"], deadline: .seconds(3600)),
+        ], whenExpired: .reject))),
+        PolicyRule("anything else", decide: .suggestOnly),
+    ]
+)
+
+@Suite("Approval policies")
+struct ApprovalPolicyTests {
+    @Test(arguments: [
+        (ProposedAction(kind: "payment", amount: 50), "petty"),
+        (ProposedAction(kind: "payment", amount: 100), "payments"),
+        (ProposedAction(kind: "payment", amount: 9_999.99), "payments"),
+        (ProposedAction(kind: "payment", amount: 10_000), "large"),
+        (ProposedAction(kind: "payment", amount: 2_000_000), "huge"),
+        (ProposedAction(kind: "payment", amount: 500, riskScore: 0.9), "risky"),
+        (ProposedAction(kind: "refund", riskScore: 0.8), "risky"),
+        (ProposedAction(kind: "refund", riskScore: 0.79), "anything else"),
+        // No amount meets no amount bound: "petty" needs one.
+        (ProposedAction(kind: "payment"), "payments"),
+        (ProposedAction(kind: "gift", amount: 10), "anything else"),
+    ])
+    func theFirstMatchingRuleDecides(action: ProposedAction, rule: String) throws {
+        try paymentPolicy.validate()
+        #expect(paymentPolicy.decide(action, workflow: "payment")?.name == rule)
+    }
+
+    @Test func conditionsOnWorkflowsAndAttributesMatchExactly() {
+        let match = ActionMatch(workflows: ["payment"], attributes: ["region": "eu"])
+        #expect(match.matches(ProposedAction(kind: "x", attributes: ["region": "eu", "tier": "1"]), workflow: "payment"))
+        #expect(!match.matches(ProposedAction(kind: "x", attributes: ["region": "us"]), workflow: "payment"))
+        #expect(!match.matches(ProposedAction(kind: "x", attributes: ["region": "eu"]), workflow: "order-delay"))
+    }
+
+    /// A policy file around `rules`, with roles finance (alice, bob) and cfo (carol).
+    static func file(rules: String, extra: String = "") -> String {
+        """
+        {"policies": [{"name": "payments", "roles": {"finance": ["alice", "bob"], "cfo": ["carol"]}\(extra), "rules": [\(rules)]}]}
+        """
+    }
+
+    static let fallback = #"{"name": "default", "decision": "suggest-only"}"#
+
+    @Test(arguments: [
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["legal"], "deadline": "1h"}]}, "# + fallback),
+         "policy payments: rule 1 (x), approver level 1 names role legal, which the policy does not declare (it declares cfo, finance)"),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "deadline": "0s"}]}, "# + fallback),
+         "policy payments: rule 1 (x), approver level 1 has a deadline that is not positive"),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "deadline": "-2h"}]}, "# + fallback),
+         "policy payments: rule 1 (x), approver level 1 has a deadline that is not positive"),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "deadline": "soon"}]}, "# + fallback),
+         #"policy payments, rule 1 (x), approver level 1: deadline "soon" is not a duration such as 90s, 30m, 4h or 2d"#),
+        (file(rules: fallback + #", {"name": "late", "when": {"kinds": ["payment"]}, "decision": "auto-execute"}"#),
+         "policy payments: rule 2 (late) can never match: rule 1 (default) before it matches every action"),
+        (file(rules: #"{"name": "odd", "when": {"amountAtLeast": 100, "amountBelow": 50}, "decision": "auto-execute"}, "# + fallback),
+         "policy payments: rule 1 (odd) can never match: no amount is at least 100.0 and below 50.0"),
+        (file(rules: #"{"name": "only", "when": {"kinds": ["payment"]}, "decision": "auto-execute"}"#),
+         "policy payments: it has no default rule: its last rule (only) must match every action (give it no condition)"),
+        (file(rules: ""), "policy payments: it has no rules"),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "quorum": 2, "deadline": "1h"}]}, "# + fallback),
+         "policy payments: rule 1 (x), approver level 1 asks a quorum of 2, but 1 people hold its roles"),
+        (file(rules: #"{"name": "typo", "when": {"amountbelow": 100}, "decision": "auto-execute"}, "# + fallback),
+         #"policy payments, rule 1 (typo), when has an unknown key "amountbelow" (known: amountAtLeast, amountBelow, attributes, confidenceAtLeast, confidenceBelow, kinds, riskAtLeast, riskBelow, workflows)"#),
+        (file(rules: #"{"name": "x", "decision": "maybe"}"#),
+         #"policy payments, rule 1 (x): unknown decision "maybe" (auto-execute, suggest-only, require-approval or escalate)"#),
+        (file(rules: fallback, extra: #", "fourEyes": "yes""#), #"policy payments: "fourEyes" must be true or false"#),
+        (#"{"policies": [{"name": "p", "roles": {"finance": []}, "rules": [{"name": "d", "decision": "suggest-only"}]}]}"#,
+         "policy p: role finance has no members, so no one could approve as it"),
+        ("{not json", "not valid JSON"),
+    ])
+    func aBadPolicyFileIsRefusedNamingThePolicyAndRule(json: String, message: String) {
+        #expect {
+            try PolicyBook.parse(Data(json.utf8))
+        } throws: { error in
+            guard let error = error as? PolicyError else { return false }
+            return message == "not valid JSON" ? error.message.hasPrefix(message) : error.message == message
+        }
+    }
+
+    @Test func aPolicyFileReplacesTheBuiltInPolicyOfItsName() throws {
+        let file = Self.file(rules: #"""
+            {"name": "big", "when": {"kinds": ["payment"], "amountAtLeast": 500}, "decision": "escalate",
+             "approvers": [{"roles": ["cfo"], "deadline": "90m"}, {"roles": ["finance"], "quorum": 2, "deadline": "1.5d"}], "whenExpired": "approve"},
+            {"name": "default", "decision": "auto-execute"}
+            """#)
+        let loaded = try PolicyBook.parse(Data(file.utf8))
+        let book = try PolicyBook([paymentPolicy, try #require(Examples.policies().policy(named: "logistics"))]).overridden(by: loaded)
+        let payments = try #require(book.policy(named: "payments"))
+        #expect(book.policy(named: "logistics") != nil)
+        #expect(payments.rules.map(\.name) == ["big", "default"])
+        #expect(payments.decide(ProposedAction(kind: "payment", amount: 600), workflow: "w")?.decision == .escalate(ApprovalChain([
+            ApproverLevel(roles: ["cfo"], deadline: .seconds(5400)), ApproverLevel(roles: ["finance"], quorum: 2, deadline: .seconds(129_600)),
+        ], whenExpired: .approve)))
+        #expect(payments.fourEyes)
+    }
+
+    @Test func aWorkerRefusesToStartWithoutThePoliciesItsWorkflowsName() throws {
+        var registry = WorkflowRegistry()
+        try registry.register(OrderDelay.self)
+        #expect(throws: PolicyError.self) { try PolicyBook([paymentPolicy]).check(covers: registry) }
+        try Examples.policies().check(covers: registry)
+    }
+}
