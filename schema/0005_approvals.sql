@@ -148,7 +148,7 @@ COMMENT ON VIEW baton.approval_escalations IS
 
 CREATE VIEW baton.approval_audit AS
 SELECT h.at, h.approval_id, a.run_id, a.workflow, a.state, a.kind, a.amount, a.subject, a.requested_by,
-       h.happened, h.actor, h.role, h.level + 1 AS level, h.comment, h.edit, a.policy, a.rule, a.status AS approval_status
+       h.happened, h.actor, h.role, h.level + 1 AS level, h.comment, h.edit, a.policy, a.rule, a.decision, a.status AS approval_status
 FROM baton.approval_history h JOIN baton.approvals a ON a.id = h.approval_id;
 COMMENT ON VIEW baton.approval_audit IS
     'Who approved or rejected what, when and why (comment, edit), with every request, escalation and expiry around it.';

@@ -6,11 +6,12 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print one JSON document for scripts instead of text for people.")
     var json = false
 
-    /// Prints `value` as JSON when `--json` was given; otherwise calls `text`.
+    /// Prints `value` as JSON (dates in ISO 8601) when `--json` was given; otherwise calls `text`.
     func report<Value: Encodable>(_ value: Value, text: () -> Void) throws {
         guard json else { return text() }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 

@@ -86,6 +86,9 @@ struct ApprovalPolicyTests {
         (file(rules: #"{"name": "x", "decision": "maybe"}"#),
          #"policy payments, rule 1 (x): unknown decision "maybe" (auto-execute, suggest-only, require-approval or escalate)"#),
         (file(rules: fallback, extra: #", "fourEyes": "yes""#), #"policy payments: "fourEyes" must be true or false"#),
+        (file(rules: fallback, extra: #", "fourEyes": 1"#), #"policy payments: "fourEyes" must be true or false"#),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "quorum": true, "deadline": "1h"}]}, "# + fallback),
+         #"policy payments, rule 1 (x), approver level 1: "quorum" must be a number"#),
         (#"{"policies": [{"name": "p", "roles": {"finance": []}, "rules": [{"name": "d", "decision": "suggest-only"}]}]}"#,
          "policy p: role finance has no members, so no one could approve as it"),
         ("{not json", "not valid JSON"),
@@ -114,6 +117,18 @@ struct ApprovalPolicyTests {
             ApproverLevel(roles: ["cfo"], deadline: .seconds(5400)), ApproverLevel(roles: ["finance"], quorum: 2, deadline: .seconds(129_600)),
         ], whenExpired: .approve)))
         #expect(payments.fourEyes)
+    }
+
+    @Test func theDemoPolicyFileIsTheBuiltInPolicyWithShortDeadlines() throws {
+        let file = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../ops/demo-policies.json")
+        var demo = try #require(try PolicyBook.load(from: file).policy(named: "logistics"))
+        let builtIn = try #require(try Examples.policies().policy(named: "logistics"))
+        guard case .requireApproval(var chain) = demo.rules[1].decision else { Issue.record("rule 2 asks no one"); return }
+        #expect(chain.levels[0].deadline == .seconds(4))
+        chain.levels[0].deadline = .seconds(4 * 3600)
+        chain.levels[1].deadline = .seconds(3600)
+        demo.rules[1].decision = .requireApproval(chain)
+        #expect(demo == builtIn)
     }
 
     @Test func aWorkerRefusesToStartWithoutThePoliciesItsWorkflowsName() throws {

@@ -102,8 +102,14 @@ private enum PolicyFileShape {
 
     static func number(_ value: Any?, _ key: String, at place: String) throws -> Double? {
         guard let value else { return nil }
-        guard let number = value as? NSNumber, !(value is Bool) else { throw PolicyError("\(place): \"\(key)\" must be a number") }
+        guard let number = value as? NSNumber, !isBoolean(number) else { throw PolicyError("\(place): \"\(key)\" must be a number") }
         return number.doubleValue
+    }
+
+    /// Whether JSONSerialization read `true` or `false` here: with Foundation on Linux a
+    /// number 1 also casts to Bool, so the type is told by the number's encoding.
+    static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
     }
 
     static func policy(_ value: Any, at place: String) throws -> ApprovalPolicy {
@@ -117,7 +123,7 @@ private enum PolicyFileShape {
         let fourEyes: Bool
         switch object["fourEyes"] {
         case nil: fourEyes = true
-        case let flag as Bool: fourEyes = flag
+        case let flag as NSNumber where isBoolean(flag): fourEyes = flag.boolValue
         default: throw PolicyError("\(at): \"fourEyes\" must be true or false")
         }
         guard let rules = object["rules"] as? [Any] else { throw PolicyError("\(at) needs \"rules\": a list") }
