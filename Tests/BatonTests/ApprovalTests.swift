@@ -356,6 +356,16 @@ struct DurableApprovalTests {
             #expect(decided.status == 0, "\(decided.standardError)")
             #expect(decided.standardOutput == "approval \(toApprove.id) is approved; run \(approved) goes on.\n")
 
+            let again = try await baton("reject", toApprove.id.uuidString, "--as", "bob", "--reason", "too dear")
+            #expect(again.status == 1)
+            #expect(again.standardError == "baton: approval \(toApprove.id) is approved already; it takes no more decisions\n")
+            let badStatus = try await baton("approvals", "--status", "maybe")
+            #expect(badStatus.status == 1)
+            #expect(badStatus.standardError.hasPrefix("baton: unknown approval status maybe (pending, approved,"))
+            let suggestions = try await baton("suggestions", "--json")
+            #expect(suggestions.status == 0)
+            #expect(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(suggestions.standardOutput.utf8)).isEmpty)
+
             // Two days on, a new worker carries the approved run on and escalates the other.
             _ = try await clockwork.store(at: "2 days")
             running = try worker.start(log: folder.appending(path: "second.log").path)
