@@ -256,7 +256,8 @@ public struct RunStore: Sendable {
                     lease_owner = CASE WHEN b.is_final THEN NULL ELSE r.lease_owner END,
                     lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,
                     error = b.error, updated_at = baton.current_time(),
-                    drive_failures = 0, last_drive_error = NULL
+                    drive_failures = 0, last_drive_error = NULL,
+                    last_entry_is_step = (b.entries -> -1 ->> 'kind') IN ('step-completed', 'step-failed')
                 FROM batch b
                 -- The id list makes the plan a primary key lookup whatever the statistics say.
                 WHERE r.id = ANY (ARRAY(SELECT run_id FROM batch)) AND r.id = b.run_id AND r.seq = b.expected_seq

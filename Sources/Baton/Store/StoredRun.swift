@@ -33,8 +33,7 @@ public struct StoredRun: Sendable, Hashable {
     static let columns = """
         id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error,
         coalesce(timeout_at <= baton.current_time(), false), events_received, drive_failures, last_drive_error,
-        EXISTS (SELECT 1 FROM baton.journal WHERE journal.run_id = runs.id AND journal.seq = runs.seq
-                AND journal.kind IN ('step-completed', 'step-failed'))
+        last_entry_is_step
         """
 
     init(row: PostgresRow) throws {
