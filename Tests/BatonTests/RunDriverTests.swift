@@ -286,3 +286,66 @@ struct RunDriverTests {
         }
     }
 }
+
+/// The backend a test wants cut off while a step runs.
+let backendToTerminate = Mutex<Int32?>(nil)
+/// The connection that cuts it off.
+let terminator = Mutex<PostgresConfiguration?>(nil)
+
+/// One slow step (journaled as soon as it ends) that cuts the driving worker's
+/// connection off the first time it runs.
+struct CutOff: Workflow {
+    static let name = "cut-off"
+    static let version = 1
+    struct Context: Codable, Sendable { var done = false }
+    enum State: String, WorkflowState { case work, done, failed }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .work) {
+            Action(.work, to: .done, onError: .failed) { run in
+                run.context.done = try await run.step("slow", retry: RetryPolicy(maxAttempts: 3, initialInterval: .milliseconds(1))) { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    if let pid = backendToTerminate.withLock({ $0 }), let configuration = terminator.withLock({ $0 }) {
+                        backendToTerminate.withLock { $0 = nil }
+                        let connection = try await PostgresConnection.connect(to: configuration)
+                        _ = try await connection.query("SELECT pg_terminate_backend(\(pid))")
+                        await connection.close()
+                    }
+                    try await Task.sleep(for: .milliseconds(15))
+                    return true
+                }
+                return .done
+            }
+            Terminal(.done)
+            Terminal(.failed, outcome: .failed)
+        }
+    }
+}
+
+@Suite("A database failure while journaling a step", .tags(.database), .serialized)
+struct JournalingFailureTests {
+    @Test func isTheDrivesFailureNotTheStepsAndTheRunGoesOnLater() async throws {
+        try await withMigratedStore { store, clockwork in
+            let run = try await store.start(CutOff.self, context: .init()).runID
+            let claimed = try #require(try await store.claim(versions: [(name: CutOff.name, version: 1)], limit: 1, lease: .seconds(30)).first)
+            let connection = try await PostgresConnection.connect(to: clockwork.configuration)
+            backendToTerminate.withLock { $0 = nil }
+            let pid = try await connection.query("SELECT pg_backend_pid()").scalar(Int32.self)
+            terminator.withLock { $0 = clockwork.configuration }
+            backendToTerminate.withLock { $0 = pid }
+            // The step ends, its journaling finds the connection gone: the drive fails,
+            // and no step failure is journaled (the step did not fail).
+            await #expect(throws: PostgresError.self) {
+                _ = try await RunDriver(store: store.bound(to: connection)).drive(CutOff.self, claimed)
+            }
+            await connection.close()
+            #expect(try await store.journal(of: run).map(\.record.description) == ["run-started work"])
+            #expect(try await store.run(run)?.status == "runnable")
+            // The next drive runs the unjournaled step again and finishes.
+            #expect(try await RunDriver(store: store).drive(CutOff.self, claimed) == .finished(.succeeded))
+            let key = "\(run.uuidString.lowercased()):1:slow"
+            #expect(stepExecutions.withLock { $0[key] } == 2)
+            #expect(try await store.verify(run).mismatches.isEmpty)
+        }
+    }
+}

@@ -166,3 +166,68 @@ struct PinnedVersionTests {
         }
     }
 }
+
+/// Two steps in one action, the first journaled at once; between them the action holds
+/// until the test lets it go on.
+struct TwoStepHandOff: Workflow {
+    static let name = "two-step-hand-off"
+    static let version = 1
+    struct Context: Codable, Sendable { var tag: String }
+    enum State: String, WorkflowState { case work, done }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .work) {
+            Action(.work, to: .done) { run in
+                let tag = run.context.tag
+                _ = try await run.step("first", journal: .atOnce) { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    return true
+                }
+                // Journaled; nothing is left to commit before the next step starts.
+                await pausedAction.wait(tag)
+                _ = try await run.step("after", journal: .withNextCommit) { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    return true
+                }
+                return .done
+            }
+            Terminal(.done)
+        }
+    }
+}
+
+@Suite("A worker's own lease clock", .tags(.database))
+struct LeaseClockTests {
+    @Test func aWorkerThatLostItsLeaseStartsNoFurtherStep() async throws {
+        try await withMigratedStore { store, clockwork in
+            let tag = "lease-\(UUID().uuidString.prefix(8))"
+            let id = try await store.start(TwoStepHandOff.self, context: .init(tag: tag)).runID
+            var registry = WorkflowRegistry()
+            try registry.register(TwoStepHandOff.self)
+            let worker = Worker(
+                store: store, registry: registry,
+                configuration: .init(concurrency: 1, lease: .seconds(3), heartbeat: .milliseconds(100), pollInterval: .seconds(600)),
+                logger: Logger(label: "test")
+            )
+            let running = Task { try await worker.run() }
+            #expect(try await eventually { await pausedAction.hasArrived(tag) })
+            // Another worker takes the run over between the steps: the heartbeat finds
+            // the lease gone.
+            try await clockwork.connection.query("""
+                UPDATE baton.runs SET lease_owner = 'thief', lease_expires_at = now() + interval '1 hour' WHERE id = \(id)
+                """)
+            try await Task.sleep(for: .milliseconds(400))
+            await pausedAction.open(tag)
+            try await Task.sleep(for: .milliseconds(300))
+            running.cancel()
+            try await running.value
+
+            let key = "\(id.uuidString.lowercased()):1:"
+            #expect(stepExecutions.withLock { $0[key + "first"] } == 1)
+            // Without its lease the worker did not start the next step, which the thief may have run.
+            #expect(stepExecutions.withLock { $0[key + "after"] } == nil)
+            let run = try #require(try await store.run(id))
+            #expect((run.state, run.seq, run.leaseOwner) == ("work", 2, "thief"))
+        }
+    }
+}

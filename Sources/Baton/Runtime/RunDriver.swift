@@ -20,10 +20,18 @@ public struct RunDriver: Sendable {
     public let store: RunStore
     /// The policies approval states decide with.
     public let policies: PolicyBook
+    /// Whether the driving worker still holds its lease on a run, asked before each
+    /// step starts: a step does not start without it (the run stops, fenced out).
+    let holdsLease: @Sendable () -> Bool
 
     public init(store: RunStore, policies: PolicyBook = PolicyBook()) {
+        self.init(store: store, policies: policies, holdsLease: { true })
+    }
+
+    init(store: RunStore, policies: PolicyBook, holdsLease: @escaping @Sendable () -> Bool) {
         self.store = store
         self.policies = policies
+        self.holdsLease = holdsLease
     }
 
     /// Drives `claimed`, a run of `workflow` leased to this store's worker.
@@ -63,7 +71,7 @@ public struct RunDriver: Sendable {
                 case .acting:
                     let steps = StepJournal(
                         store: store, runID: claimed.id, standing: RowChange(position, context: encodedContext), seq: seq,
-                        isFreshVisit: visitHasNoJournaledSteps
+                        isFreshVisit: visitHasNoJournaledSteps, holdsLease: holdsLease
                     )
                     do {
                         (input, context, encodedAlready, writes) = try await act(definition, in: position.state, context: context, steps: steps)

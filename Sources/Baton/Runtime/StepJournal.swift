@@ -25,36 +25,6 @@ public struct StepFailure: Error, Sendable, CustomStringConvertible {
 struct FencedOut: Error {}
 
 /// Runs the steps of one action visit: a step whose output is journaled is answered
-/// from the journal without running again.
-///
-/// Runs the steps of one action visit: a step whose output is journaled is answered
-/// from the journal without running again.
-///
-/// When a completed step's output is journaled; see ``ActionRun/step(_:retry:journal:_:)``.
-public enum StepJournaling: Sendable, Hashable {
-    /// At once if the step took 10 ms or more (a model call, a remote API), so it is
-    /// never paid for twice; a quicker step as ``withNextCommit``. The default.
-    case automatic
-    /// As soon as the step ends, in a commit of its own.
-    case atOnce
-    /// With the next step's or the transition's commit, whichever comes first, so an
-    /// action with one step costs one commit. If the worker dies before that commit,
-    /// the step runs again, with the same idempotency key, like a step in flight.
-    case withNextCommit
-
-    /// Steps that ran this long are journaled at once under ``automatic``.
-    static let automaticThreshold = Duration.milliseconds(10)
-
-    func journalsAtOnce(after duration: Duration) -> Bool {
-        switch self {
-        case .automatic: duration >= Self.automaticThreshold
-        case .atOnce: true
-        case .withNextCommit: false
-        }
-    }
-}
-
-/// Runs the steps of one action visit: a step whose output is journaled is answered
 /// from the journal without running again; ``StepJournaling`` says when a completed
 /// step's output is journaled.
 final class StepJournal: Sendable {
@@ -75,7 +45,11 @@ final class StepJournal: Sendable {
     /// Entries of steps that ended but are not journaled yet.
     private let unjournaled = Mutex<[RunMove.Entry]>([])
 
-    init(store: RunStore, runID: UUID, standing: RowChange, seq: Int, isFreshVisit: Bool) {
+    /// Whether the driving worker still holds the run's lease; a step starts only then.
+    private let holdsLease: @Sendable () -> Bool
+
+    init(store: RunStore, runID: UUID, standing: RowChange, seq: Int, isFreshVisit: Bool, holdsLease: @escaping @Sendable () -> Bool) {
+        self.holdsLease = holdsLease
         self.store = store
         self.runID = runID
         visit = standing.visit
@@ -99,21 +73,14 @@ final class StepJournal: Sendable {
         var attempt = 1
         let firstStarted = ContinuousClock.now
         while true {
+            // Another worker may have taken the run over and run this step already.
+            guard holdsLease() else { throw FencedOut() }
             let started = ContinuousClock.now
+            let output: Output
+            let encoded: String
             do {
-                let output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
-                let encoded = try RunStore.encode(output)
-                do {
-                    try store.checkSize(of: encoded, "step \(name)'s output")
-                } catch {
-                    // Running it again would make the same output: no retry.
-                    ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
-                    throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
-                }
-                ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded)
-                outputs.withLock { $0[name] = encoded }
-                if journaling.journalsAtOnce(after: ContinuousClock.now - firstStarted) { try await journalEndedSteps() }
-                return output
+                output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
+                encoded = try RunStore.encode(output)
             } catch let error where !(error is FencedOut) && !(error is CancellationError) && !(error is StepFailure) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
                     ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
@@ -121,7 +88,21 @@ final class StepJournal: Sendable {
                 }
                 try await Task.sleep(for: retry.pause(after: attempt))
                 attempt += 1
+                continue
             }
+            do {
+                try store.checkSize(of: encoded, "step \(name)'s output")
+            } catch {
+                // Running it again would make the same output: no retry.
+                ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
+                throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
+            }
+            ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded)
+            outputs.withLock { $0[name] = encoded }
+            // Outside the step's retries: a failure to journal is the database's, not the
+            // step's; the run is retried later and the unjournaled step runs again.
+            if journaling.journalsAtOnce(after: ContinuousClock.now - firstStarted) { try await journalEndedSteps() }
+            return output
         }
     }
 

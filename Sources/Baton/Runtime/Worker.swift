@@ -81,7 +81,9 @@ public final class Worker: Sendable {
                     var claimed: [StoredRun] = []
                     if wanted > 0 {
                         do {
+                            let asked = ContinuousClock.now
                             claimed = try await store.claim(versions: versions, limit: wanted, lease: configuration.lease)
+                            holdings.withLock { $0.leased(claimed.map(\.id), asked: asked, for: configuration.lease) }
                         } catch {
                             logger.warning("claiming failed; retrying", metadata: ["error": .string(oneLine(error))])
                         }
@@ -115,8 +117,13 @@ public final class Worker: Sendable {
         do {
             // The run is driven on the thread of the connection it holds, so its
             // statements need neither a pool checkout nor a thread switch.
+            // A step starts only while this worker's lease, as its own clock sees it, lasts:
+            // a worker paused past its lease (or cut off from its heartbeats) stops
+            // before running a step another worker may have run meanwhile.
             let stop = try await store.pool.withConnection { connection in
-                try await RunDriver(store: store.bound(to: connection), policies: policies).drive(workflow.workflowType, run)
+                try await RunDriver(store: store.bound(to: connection), policies: policies, holdsLease: { [self, id = run.id] in
+                    holdings.withLock { $0.holdsLease(on: id) }
+                }).drive(workflow.workflowType, run)
             }
             if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
@@ -138,7 +145,9 @@ public final class Worker: Sendable {
             try? await Task.sleep(for: configuration.heartbeat)
             let held = holdings.withLock { Array($0.held.keys) }
             do {
-                _ = try await store.renewLeases(held, lease: configuration.lease)
+                let asked = ContinuousClock.now
+                let kept = try await store.renewLeases(held, lease: configuration.lease)
+                holdings.withLock { $0.renewed(kept, of: held, asked: asked, for: configuration.lease) }
             } catch {
                 logger.warning("renewing leases failed", metadata: ["error": .string(oneLine(error))])
             }
@@ -172,6 +181,27 @@ private struct Holdings {
     private(set) var held: [UUID: Int] = [:]
     private var queued: [StoredRun] = []
     private var driving = 0
+    /// When this worker's lease on each held run ends by its own clock: measured from
+    /// before the statement that took or renewed it, so never later than the database's.
+    private var leaseEnds: [UUID: ContinuousClock.Instant] = [:]
+
+    /// Records leases `runs` got from a claim sent at `asked`.
+    mutating func leased(_ runs: [UUID], asked: ContinuousClock.Instant, for lease: Duration) {
+        for run in runs { leaseEnds[run] = asked + lease }
+    }
+
+    /// Records a heartbeat sent at `asked` for `asked` runs: those `kept` are extended,
+    /// the others are lost (taken over, or finished) and count as expired.
+    mutating func renewed(_ kept: Set<UUID>, of runs: [UUID], asked: ContinuousClock.Instant, for lease: Duration) {
+        for run in runs where leaseEnds[run] != nil {
+            leaseEnds[run] = kept.contains(run) ? asked + lease : asked
+        }
+    }
+
+    /// Whether this worker's lease on `run` lasts, by its own clock.
+    func holdsLease(on run: UUID) -> Bool {
+        leaseEnds[run].map { ContinuousClock.now < $0 } ?? false
+    }
 
     /// Runs being driven or queued.
     var count: Int { driving + queued.count }
@@ -191,6 +221,7 @@ private struct Holdings {
     /// Lets go of a run that stopped; returns the queued run its slot goes to, if any.
     mutating func finished(_ run: UUID) -> StoredRun? {
         held[run] = held[run].flatMap { $0 > 1 ? $0 - 1 : nil }
+        if held[run] == nil { leaseEnds[run] = nil }
         guard !queued.isEmpty else {
             driving -= 1
             return nil
