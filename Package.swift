@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "BatonTesting", targets: ["BatonTesting"]),
         .executable(name: "baton", targets: ["BatonCLI"]),
         .executable(name: "baton-bench", targets: ["BatonBench"]),
+        .executable(name: "baton-chaos", targets: ["BatonChaosCommand"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,6 +46,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "BatonChaos", dependencies: ["Baton", "BatonExamples", "LibPQ"]),
+        .executableTarget(
+            name: "BatonChaosCommand",
+            dependencies: ["BatonChaos", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(name: "BatonSchemaEmbedder"),
         .plugin(
             name: "EmbedSchema",
@@ -52,7 +58,7 @@ let package = Package(
             dependencies: ["BatonSchemaEmbedder"]
         ),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "BatonTesting"]),
-        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonExamples", "BatonTesting", "LibPQ"]),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonChaos", "BatonExamples", "BatonTesting", "LibPQ"]),
     ],
     swiftLanguageModes: [.v6]
 )

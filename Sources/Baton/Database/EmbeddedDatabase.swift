@@ -127,6 +127,18 @@ public struct EmbeddedDatabase: Sendable {
         }
     }
 
+    /// Restarts the server at once, as a crash would (`pg_ctl restart -m immediate`):
+    /// every connection drops and uncommitted work is lost; committed work survives
+    /// through WAL recovery. For fault-injection tests.
+    public func restartImmediately() throws {
+        let restarted = try ExternalCommand.asDatabaseOwner(tool("pg_ctl"), [
+            "restart", "-w", "-t", "60", "-m", "immediate", "-D", directory.path, "-l", directory.appending(path: "server.log").path,
+        ]).run()
+        guard restarted.status == 0 else {
+            throw BatonError(.embeddedDatabase, "PostgreSQL in \(directory.path) did not restart: \(restarted.text.trimmed)")
+        }
+    }
+
     private func create() throws {
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: directory, withIntermediateDirectories: true)
