@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         .systemLibrary(
@@ -25,7 +26,7 @@ let package = Package(
         .target(name: "LibPQ", dependencies: ["CLibPQ"]),
         .target(
             name: "Baton",
-            dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             plugins: ["EmbedSchema"]
         ),
         .target(name: "BatonTesting", dependencies: ["Baton", "LibPQ"]),

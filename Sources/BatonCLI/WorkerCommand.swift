@@ -26,7 +26,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds between looks for work when no notification arrives.")
     var pollMilliseconds = 1000
 
-    @Option(help: "A JSON file of approval policies; each replaces the built-in policy of its name.")
+    @Option(help: "A JSON or YAML (.yaml, .yml) file of approval policies; each replaces the built-in policy of its name.")
     var policies: String?
 
     func validate() throws {

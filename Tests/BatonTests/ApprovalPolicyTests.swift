@@ -102,6 +102,54 @@ struct ApprovalPolicyTests {
         }
     }
 
+    @Test(arguments: [
+        (#"{"policies": [{"name": "p", "roles": {"finance": []}, "rules": [{"name": "d", "decision": "suggest-only"}]}]}"#,
+         "policy p: role finance has no members, so no one could approve as it"),
+        (file(rules: #"{"name": "typo", "when": {"amountbelow": 100}, "decision": "auto-execute"}, "# + fallback),
+         #"policy payments, rule 1 (typo), when has an unknown key "amountbelow" (known: amountAtLeast, amountBelow, attributes, confidenceAtLeast, confidenceBelow, kinds, riskAtLeast, riskBelow, workflows)"#),
+        ("policies: [unclosed", "not valid YAML"),
+        ("- just a list", #"expected an object with "policies""#),
+    ])
+    func aBadYAMLPolicyFileIsRefusedLikeItsJSON(yaml: String, message: String) {
+        #expect {
+            try PolicyBook.parseYAML(Data(yaml.utf8))
+        } throws: { error in
+            guard let error = error as? PolicyError else { return false }
+            return message == "not valid YAML" ? error.message.hasPrefix(message) : error.message == message
+        }
+    }
+
+    @Test func aYAMLPolicyFileReadsAsTheJSONItStandsFor() throws {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-policies-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appending(path: "policies.yaml")
+        try """
+            # The demo's policy, as an operations team would write it.
+            policies:
+              - name: logistics
+                fourEyes: true
+                roles:
+                  logistics: [alice, bob]
+                  ops-lead: [carol]
+                rules:
+                  - name: small reroutes
+                    when: {kinds: [reroute], amountBelow: 1000}
+                    decision: auto-execute
+                  - name: reroutes
+                    when: {kinds: [reroute]}
+                    decision: require-approval
+                    approvers:
+                      - {roles: [logistics], quorum: 1, deadline: 4s}
+                      - {roles: [ops-lead], deadline: 10m}
+                    whenExpired: reject
+                  - name: anything else
+                    decision: suggest-only
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let json = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../ops/demo-policies.json")
+        #expect(try PolicyBook.load(from: file).policy(named: "logistics") == (try PolicyBook.load(from: json).policy(named: "logistics")))
+    }
+
     @Test func aPolicyFileReplacesTheBuiltInPolicyOfItsName() throws {
         let file = Self.file(rules: #"""
             {"name": "big", "when": {"kinds": ["payment"], "amountAtLeast": 500}, "decision": "escalate",

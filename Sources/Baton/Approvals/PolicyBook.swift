@@ -1,7 +1,8 @@
 import Foundation
+import Yams
 
 /// The approval policies a worker decides with, by name. Written in Swift, loaded
-/// from a JSON file (``load(from:)``), or both: a file's policies replace the
+/// from a JSON or YAML file (``load(from:)``), or both: a file's policies replace the
 /// built-in ones of the same name (``overridden(by:)``).
 public struct PolicyBook: Sendable {
     public let policies: [String: ApprovalPolicy]
@@ -44,8 +45,9 @@ public struct PolicyBook: Sendable {
         }
     }
 
-    /// Reads a policy file (see the README's "Approvals" section for its format).
-    /// Throws a ``PolicyError`` naming the file, and the policy and rule at fault.
+    /// Reads a policy file (see the README's "Approvals" section for its format): JSON,
+    /// or YAML when its name ends in `.yaml` or `.yml`. Throws a ``PolicyError`` naming
+    /// the file, and the policy and rule at fault.
     public static func load(from url: URL) throws -> PolicyBook {
         let data: Data
         do {
@@ -54,7 +56,7 @@ public struct PolicyBook: Sendable {
             throw PolicyError("can't read policy file \(url.path): \(error.localizedDescription)")
         }
         do {
-            return try parse(data)
+            return ["yaml", "yml"].contains(url.pathExtension.lowercased()) ? try parseYAML(data) : try parse(data)
         } catch let error as PolicyError {
             throw PolicyError("\(url.lastPathComponent): \(error.message)")
         }
@@ -72,6 +74,21 @@ public struct PolicyBook: Sendable {
         try PolicyFileShape.check(file, allowed: ["policies"], at: "the file")
         guard let list = file["policies"] as? [Any] else { throw PolicyError("expected \"policies\": a list of policies") }
         return try PolicyBook(list.enumerated().map { index, entry in try PolicyFileShape.policy(entry, at: "policy \(index + 1)") })
+    }
+}
+
+extension PolicyBook {
+    /// Parses a policy file written in YAML: the same document as the JSON form, so the
+    /// same keys, checks and messages apply.
+    public static func parseYAML(_ data: Data) throws -> PolicyBook {
+        let document: Any?
+        do {
+            document = try Yams.load(yaml: String(decoding: data, as: UTF8.self))
+        } catch {
+            throw PolicyError("not valid YAML: \(oneLine(error))")
+        }
+        guard let document, JSONSerialization.isValidJSONObject(document) else { throw PolicyError("expected an object with \"policies\"") }
+        return try parse(try JSONSerialization.data(withJSONObject: document))
     }
 }
 
