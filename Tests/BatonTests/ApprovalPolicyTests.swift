@@ -109,13 +109,15 @@ struct ApprovalPolicyTests {
          #"policy payments, rule 1 (typo), when has an unknown key "amountbelow" (known: amountAtLeast, amountBelow, attributes, confidenceAtLeast, confidenceBelow, kinds, riskAtLeast, riskBelow, workflows)"#),
         ("policies: [unclosed", "not valid YAML"),
         ("- just a list", #"expected an object with "policies""#),
+        // Yams's own loader traps on this; it is read node by node instead.
+        ("policies: [{[a]: 1}]", "a mapping key must be text"),
     ])
     func aBadYAMLPolicyFileIsRefusedLikeItsJSON(yaml: String, message: String) {
         #expect {
             try PolicyBook.parseYAML(Data(yaml.utf8))
         } throws: { error in
             guard let error = error as? PolicyError else { return false }
-            return message == "not valid YAML" ? error.message.hasPrefix(message) : error.message == message
+            return error.message.hasPrefix(message)
         }
     }
 
