@@ -23,23 +23,45 @@ struct BenchCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON document instead of a table.")
     var json = false
 
-    @Flag(help: "Only the engine benchmark (ten-step runs through a worker).")
-    var engineOnly = false
+    /// The parts of the benchmark, in the order they run.
+    enum Section: String, CaseIterable, ExpressibleByArgument {
+        case client, engine, processes, takeover, memory, views
+    }
+
+    @Option(parsing: .upToNextOption, help: "The parts to run.")
+    var sections: [Section] = Section.allCases
 
     @Option(name: .customLong("in-flight"), parsing: .upToNextOption, help: "Runs in flight in the engine benchmark, one measurement each.")
     var inFlight = [1, 4, 16]
+
+    @Option(parsing: .upToNextOption, help: "Worker processes in the processes benchmark, one measurement each.")
+    var processes = [1, 2, 4]
+
+    @Option(help: "The baton executable the worker processes run.")
+    var baton = ".build/release/baton"
+
+    @Option(help: "Runs in the history the views are timed on.")
+    var historyRuns = 1_000_000
+
+    @Option(help: "Timed executions of each history query.")
+    var historyTimes = 20
 
     struct Report: Encodable {
         var inserts: [InsertBenchmark.Figure] = []
         var pipeline: PipelineBenchmark.Figure?
         var engine: [EngineBenchmark.Figure] = []
+        var processes: [WorkerProcessBenchmark.Figure] = []
+        var takeover: TakeoverBenchmark.Figure?
+        var memory: WaitingMemoryBenchmark.Figure?
+        var history: HistoryViewBenchmark.Report?
     }
 
     func run() async throws {
         let configuration = try PostgresConfiguration(url)
         let progress = Progress(quiet: json)
+        let baton = URL(fileURLWithPath: self.baton)
         var report = Report()
-        if !engineOnly {
+        if sections.contains(.client) {
             for clients in [1, 4] {
                 progress.say("Single-row INSERT commits at \(clients) client\(clients == 1 ? "" : "s"), \(seconds) s each side …")
                 report.inserts.append(try await InsertBenchmark(configuration: configuration, clients: clients, seconds: seconds).run())
@@ -47,9 +69,32 @@ struct BenchCommand: AsyncParsableCommand {
             progress.say("\(rows) rows: one at a time, then in one pipeline …")
             report.pipeline = try await PipelineBenchmark(configuration: configuration, rows: rows).run()
         }
-        for inFlight in inFlight {
-            progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
-            report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
+        if sections.contains(.engine) {
+            for inFlight in inFlight {
+                progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
+                report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
+            }
+        }
+        if sections.contains(.processes) {
+            for processes in processes {
+                let clients = processes * WorkerProcessBenchmark.concurrency
+                progress.say("Ten-step runs on \(processes) baton worker process\(processes == 1 ? "" : "es"), then pgbench at \(clients) clients …")
+                report.processes.append(
+                    try await WorkerProcessBenchmark(configuration: configuration, baton: baton, processes: processes, seconds: seconds, progress: progress).run()
+                )
+            }
+        }
+        if sections.contains(.takeover) {
+            progress.say("Takeover after SIGKILL …")
+            report.takeover = try await TakeoverBenchmark(configuration: configuration, baton: baton, progress: progress).run()
+        }
+        if sections.contains(.memory) {
+            progress.say("Worker memory with \(WaitingMemoryBenchmark.waitingRuns) runs waiting …")
+            report.memory = try await WaitingMemoryBenchmark(configuration: configuration, baton: baton, progress: progress).run()
+        }
+        if sections.contains(.views) {
+            progress.say("History queries on \(historyRuns) runs …")
+            report.history = try await HistoryViewBenchmark(configuration: configuration, runs: historyRuns, timesEach: historyTimes, progress: progress).run()
         }
         if json {
             let encoder = JSONEncoder()
@@ -101,6 +146,49 @@ enum Table {
                         + pad(String(format: "%.1f", figure.statementsPerRun), 14) + "  "
                         + pad(format(figure.workerCPUMicrosecondsPerStep), 18) + "  "
                         + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
+                )
+            }
+        }
+        if !report.processes.isEmpty {
+            lines += [
+                "",
+                "Ten-step no-op runs on baton worker processes, \(WorkerProcessBenchmark.concurrency) runs in flight each; raw limit: pgbench transitions at the same client count",
+                "processes  in flight  steps/s  transitions/s  journal B/transition  pgbench tx/s  ratio",
+            ]
+            for figure in report.processes {
+                lines.append(
+                    pad("\(figure.processes)", 9) + "  " + pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
+                        + pad(format(figure.transitionsPerSecond), 13) + "  " + pad(format(figure.journalBytesPerTransition), 20) + "  "
+                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
+                )
+            }
+        }
+        if let takeover = report.takeover {
+            lines += [
+                "",
+                "Takeover after SIGKILL of a worker holding \(takeover.runsTakenOver) runs (\(takeover.leaseSeconds) s leases)",
+                String(format: "seconds from the kill to the new lease: p50 %.2f, max %.2f", takeover.p50Seconds, takeover.maxSeconds),
+            ]
+        }
+        if let memory = report.memory {
+            lines += [
+                "",
+                "Worker resident memory after \(WaitingMemoryBenchmark.workRuns) ten-step runs (MiB)",
+                "with no run waiting                      " + pad(String(format: "%.1f", memory.residentMiBWithoutWaitingRuns), 7),
+                "with \(memory.waitingRuns) runs waiting on events          " + pad(String(format: "%.1f", memory.residentMiBWithWaitingRuns), 7),
+            ]
+        }
+        if let history = report.history {
+            let width = HistoryViewBenchmark.questions.map(\.question.count).max() ?? 0
+            lines += [
+                "",
+                "History queries on \(history.runs) runs, \(history.journalEntries) journal entries, \(history.approvals) approvals (ms, \(history.timesEach) runs each)",
+                "question".padding(toLength: width, withPad: " ", startingAt: 0) + "     p50      p95  query",
+            ]
+            for figure in history.figures {
+                lines.append(
+                    figure.question.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + pad(String(format: "%.2f", figure.p50Milliseconds), 6)
+                        + "  " + pad(String(format: "%.2f", figure.p95Milliseconds), 7) + "  " + figure.query
                 )
             }
         }

@@ -38,23 +38,10 @@ struct EngineBenchmark {
     func run() async throws -> Figure {
         let admin = try await PostgresConnection.connect(to: configuration)
         defer { Task { await admin.close() } }
-        try await admin.runScript("DROP SCHEMA IF EXISTS baton CASCADE")
-        try await Migrator(migrations: try Migration.bundled()).migrate(admin)
         let pool = PostgresPool(configuration: configuration, maxConnections: inFlight + 2)
         let store = RunStore(pool: pool, workerID: "bench")
         // More runs than the worker can finish in the window (it manages well under 1,000 a second).
-        let runs = 1_000 * seconds
-        progress.say("  starting \(runs) runs …")
-        try await withThrowingTaskGroup(of: Void.self) { starters in
-            for starter in 0..<8 {
-                starters.addTask {
-                    for _ in stride(from: starter, to: runs, by: 8) { _ = try await store.start(TenSteps.self, context: .init()) }
-                }
-            }
-            try await starters.waitForAll()
-        }
-        // What autovacuum would do a moment later: the claim's plan depends on these statistics.
-        try await admin.runScript("ANALYZE baton.runs; CHECKPOINT")
+        try await TenStepLoad(runs: 1_000 * seconds).prepare(admin, store: store, progress: progress)
 
         var registry = WorkflowRegistry()
         try registry.register(TenSteps.self)
@@ -67,12 +54,12 @@ struct EngineBenchmark {
         let working = Task { try await worker.run() }
         // Let the worker reach its pace before the window opens.
         try await Task.sleep(for: .milliseconds(500))
-        let before = try await counters(admin)
+        let before = try await EngineCounters.read(admin)
         let cpuBefore = Self.cpuSeconds()
         let statementsBefore = PostgresConnection.statementsSent
         let started = ContinuousClock.now
         try await Task.sleep(for: .seconds(seconds))
-        let after = try await counters(admin)
+        let after = try await EngineCounters.read(admin)
         let cpu = Self.cpuSeconds() - cpuBefore
         // Less the counters query this benchmark sent itself.
         let statements = PostgresConnection.statementsSent - statementsBefore - 1
@@ -91,7 +78,7 @@ struct EngineBenchmark {
             """)[0]
         let steps = Double(after.steps - before.steps)
         guard steps > 0 else { throw BenchError(message: "the worker completed no step in \(seconds) s") }
-        let raw = try await pgbenchTransitionsPerSecond(admin)
+        let raw = try await Pgbench.transitionsPerSecond(admin, clients: inFlight, seconds: seconds, configuration: configuration)
         return Figure(
             inFlight: inFlight,
             stepsPerSecond: steps / elapsed,
@@ -107,60 +94,11 @@ struct EngineBenchmark {
         )
     }
 
-    private struct Counters {
-        let time: Date
-        let walBytes: Int
-        let commits: Int
-        let steps: Int
-        let transitions: Int
-        let finished: Int
-    }
-
-    /// The database's clock, WAL position, transactions that wrote (the next
-    /// transaction id: statistics counters lag by up to a second) and journaled steps
-    /// and transitions.
-    private func counters(_ connection: PostgresConnection) async throws -> Counters {
-        let row = try await connection.query("""
-            SELECT clock_timestamp(), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint,
-                   pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
-                   count(*) FILTER (WHERE kind = 'step-completed'), count(*) FILTER (WHERE kind = 'transition'),
-                   count(*) FILTER (WHERE kind = 'run-finished')
-            FROM baton.journal
-            """)[0]
-        return Counters(
-            time: try row.decode(Date.self, at: 0), walBytes: try row.decode(Int.self, at: 1),
-            commits: try row.decode(Int.self, at: 2), steps: try row.decode(Int.self, at: 3),
-            transitions: try row.decode(Int.self, at: 4), finished: try row.decode(Int.self, at: 5)
-        )
-    }
-
     /// CPU time this process has used so far, user plus system, in seconds.
     private static func cpuSeconds() -> Double {
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1_000_000 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
-    }
-
-    private func pgbenchTransitionsPerSecond(_ admin: PostgresConnection) async throws -> Double {
-        try await admin.runScript("""
-            DROP TABLE IF EXISTS bench_journal, bench_runs;
-            CREATE TABLE bench_runs (id integer PRIMARY KEY, seq bigint NOT NULL DEFAULT 0);
-            INSERT INTO bench_runs (id) SELECT generate_series(1, 10000);
-            CREATE TABLE bench_journal (run_id integer NOT NULL, seq bigint NOT NULL, kind text NOT NULL, payload jsonb,
-                                        recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, seq));
-            CHECKPOINT;
-            """)
-        return try Pgbench.transactionsPerSecond(
-            script: """
-                \\set id random(1, 10000)
-                BEGIN;
-                UPDATE bench_runs SET seq = seq + 1 WHERE id = :id RETURNING seq \\gset
-                INSERT INTO bench_journal (run_id, seq, kind, payload) VALUES (:id, :seq, 'transition', '{"completed": 1}');
-                COMMIT;
-
-                """,
-            clients: inFlight, seconds: seconds, mode: "prepared", configuration: configuration
-        )
     }
 }

@@ -31,4 +31,31 @@ enum Pgbench {
         }
         return tps
     }
+
+    /// The raw PostgreSQL limit for a transition at `clients` clients: one journal-like
+    /// INSERT plus one UPDATE per transaction (`BEGIN; UPDATE … RETURNING; INSERT; COMMIT`,
+    /// prepared), on tables of its own.
+    static func transitionsPerSecond(
+        _ admin: PostgresConnection, clients: Int, seconds: Int, configuration: PostgresConfiguration
+    ) async throws -> Double {
+        try await admin.runScript("""
+            DROP TABLE IF EXISTS bench_journal, bench_runs;
+            CREATE TABLE bench_runs (id integer PRIMARY KEY, seq bigint NOT NULL DEFAULT 0);
+            INSERT INTO bench_runs (id) SELECT generate_series(1, 10000);
+            CREATE TABLE bench_journal (run_id integer NOT NULL, seq bigint NOT NULL, kind text NOT NULL, payload jsonb,
+                                        recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, seq));
+            CHECKPOINT;
+            """)
+        return try transactionsPerSecond(
+            script: """
+                \\set id random(1, 10000)
+                BEGIN;
+                UPDATE bench_runs SET seq = seq + 1 WHERE id = :id RETURNING seq \\gset
+                INSERT INTO bench_journal (run_id, seq, kind, payload) VALUES (:id, :seq, 'transition', '{"completed": 1}');
+                COMMIT;
+
+                """,
+            clients: clients, seconds: seconds, mode: "prepared", configuration: configuration
+        )
+    }
 }

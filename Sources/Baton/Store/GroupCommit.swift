@@ -14,7 +14,7 @@ import Synchronization
 /// whatever is queued; when it is done it hands the lead to the oldest queued mover,
 /// whose move then goes with the next batch.
 ///
-/// Measured with `ops/bench --engine-only` (2 cores), 4 runs in flight: one batch at
+/// Measured with `ops/bench --sections engine` (2 cores), 4 runs in flight: one batch at
 /// a time, the last returning run waking the leader, 5,000-5,100 steps/s (0.37
 /// commits a step; polling for them every 50 µs gave 4,500-5,000); two batches at a
 /// time, each with its own half of the runs, no better (4,800-5,100 at 0.63 commits
