@@ -92,6 +92,8 @@ struct ApprovalPolicyTests {
         (#"{"policies": [{"name": "p", "roles": {"finance": []}, "rules": [{"name": "d", "decision": "suggest-only"}]}]}"#,
          "policy p: role finance has no members, so no one could approve as it"),
         ("{not json", "not valid JSON"),
+        // A key with a newline in it is quoted escaped: the message stays one line (found by the fuzzer).
+        (file(rules: #"{"name": "x", "decision": "auto-execute", "a\nb": 1}"#), #"policy payments, rule 1 has an unknown key "a\nb" (known: approvers, decision, name, when, whenExpired)"#),
     ])
     func aBadPolicyFileIsRefusedNamingThePolicyAndRule(json: String, message: String) {
         #expect {

@@ -225,8 +225,10 @@ public enum ExpiryOutcome: String, Sendable, Hashable, Codable {
 public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
 
+    /// Names and keys from the file are quoted in the message; their control
+    /// characters are escaped so the message stays one line.
     init(_ message: String) {
-        self.message = message
+        self.message = escapingControlCharacters(message)
     }
 
     public var description: String { message }

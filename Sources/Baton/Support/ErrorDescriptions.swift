@@ -23,6 +23,24 @@ public func oneLine(_ error: any Error) -> String {
     "\(error)".split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " ")
 }
 
+/// `text` with its control characters (a newline in a key a person typed) written as
+/// escapes, `\n`, `\u{7}`, so a message that quotes it stays on one line.
+public func escapingControlCharacters(_ text: String) -> String {
+    func breaks(_ scalar: Unicode.Scalar) -> Bool {
+        [.control, .lineSeparator, .paragraphSeparator].contains(scalar.properties.generalCategory)
+    }
+    guard text.unicodeScalars.contains(where: breaks) else { return text }
+    return String(text.unicodeScalars.map { scalar -> String in
+        switch scalar {
+        case "\n": "\\n"
+        case "\r": "\\r"
+        case "\t": "\\t"
+        case _ where breaks(scalar): "\\u{\(String(scalar.value, radix: 16))}"
+        default: String(scalar)
+        }
+    }.joined())
+}
+
 /// `json` (JSON text that `what` carries: "event x's data", "the payment action's
 /// payload") decoded as `T`; a clear error if there is none or it does not fit.
 func decodeCarried<T: Decodable>(_ json: String?, as type: T.Type, _ what: String, carrier: String) throws -> T {
