@@ -1,5 +1,4 @@
 import Foundation
-import Yams
 
 /// The approval policies a worker decides with, by name. Written in Swift, loaded
 /// from a JSON or YAML file (``load(from:)``), or both: a file's policies replace the
@@ -56,7 +55,7 @@ public struct PolicyBook: Sendable {
             throw PolicyError("can't read policy file \(url.path): \(error.localizedDescription)")
         }
         do {
-            return ["yaml", "yml"].contains(url.pathExtension.lowercased()) ? try parseYAML(data) : try parse(data)
+            return ConfigurationFile.isYAML(url) ? try parseYAML(data) : try parse(data)
         } catch let error as PolicyError {
             throw PolicyError("\(url.lastPathComponent): \(error.message)")
         }
@@ -81,40 +80,10 @@ extension PolicyBook {
     /// Parses a policy file written in YAML: the same document as the JSON form, so the
     /// same keys, checks and messages apply.
     public static func parseYAML(_ data: Data) throws -> PolicyBook {
-        let document: Node?
         do {
-            // Composed, not loaded: Yams's loader traps on a mapping key that is not text.
-            document = try Yams.compose(yaml: String(decoding: data, as: UTF8.self))
-        } catch {
-            throw PolicyError("not valid YAML: \(oneLine(error))")
-        }
-        guard let document, case .mapping = document else { throw PolicyError("expected an object with \"policies\"") }
-        return try parse(try JSONSerialization.data(withJSONObject: try jsonValue(of: document)))
-    }
-
-    /// The JSON value a YAML node stands for: mappings with text keys, sequences, and
-    /// scalars as numbers, booleans, null or text.
-    private static func jsonValue(of node: Node) throws -> Any {
-        switch node {
-        case .mapping(let mapping):
-            var object: [String: Any] = [:]
-            for (key, value) in mapping {
-                guard case .scalar(let name) = key else { throw PolicyError("a mapping key must be text, not \(key)") }
-                object[name.string] = try jsonValue(of: value)
-            }
-            return object
-        case .sequence(let sequence):
-            return try sequence.map(jsonValue(of:))
-        case .scalar(let scalar):
-            switch node.any {
-            case let value as Bool: return value
-            case let value as Int: return value
-            case let value as Double where value.isFinite: return value
-            case is NSNull: return NSNull()
-            default: return scalar.string
-            }
-        case .alias:
-            throw PolicyError("YAML aliases are not supported in policy files")
+            return try parse(try ConfigurationFile.json(fromYAML: data))
+        } catch let error as ConfigurationFile.Problem {
+            throw PolicyError(error.message)
         }
     }
 }
