@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -29,12 +31,21 @@ let package = Package(
             dependencies: ["LibPQ", .product(name: "Logging", package: "swift-log"), .product(name: "Yams", package: "Yams")],
             plugins: ["EmbedSchema"]
         ),
+        .target(
+            name: "BatonProviders",
+            dependencies: [
+                "Baton",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(name: "BatonTesting", dependencies: ["Baton", "LibPQ"]),
         .target(name: "BatonExamples", dependencies: ["Baton"]),
         .executableTarget(
             name: "BatonCLI",
             dependencies: [
-                "Baton", "BatonExamples", "LibPQ",
+                "Baton", "BatonExamples", "BatonProviders", "LibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -59,7 +70,15 @@ let package = Package(
             dependencies: ["BatonSchemaEmbedder"]
         ),
         .testTarget(name: "LibPQTests", dependencies: ["LibPQ", "BatonTesting"]),
-        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonChaos", "BatonExamples", "BatonTesting", "LibPQ"]),
+        .testTarget(
+            name: "BatonTests",
+            dependencies: [
+                "Baton", "BatonChaos", "BatonExamples", "BatonProviders", "BatonTesting", "LibPQ",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -15,7 +15,7 @@ struct BatonCommand: AsyncParsableCommand {
         version: Baton.version,
         subcommands: [
             WorkflowsCommand.self, StartCommand.self, RunsCommand.self, ShowCommand.self, SendCommand.self, CancelCommand.self,
-            ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, SuggestionsCommand.self,
+            ApprovalsCommand.self, ApproveCommand.self, RejectCommand.self, SuggestionsCommand.self, CostsCommand.self,
             WorkerCommand.self, VerifyCommand.self, MigrateCommand.self, DatabaseCommand.self, VersionCommand.self,
         ]
     )

@@ -29,6 +29,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "A JSON or YAML (.yaml, .yml) file of approval policies; each replaces the built-in policy of its name.")
     var policies: String?
 
+    @Option(help: "A JSON or YAML file of models, routes and budgets (default: BATON_MODELS_FILE, else a model the environment names, else the rule-based model).")
+    var models: String?
+
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be 1 or more") }
         guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
@@ -42,6 +45,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let settings = try BatonConfiguration.fromEnvironment()
         var policyBook = try Examples.policies()
         if let policies { policyBook = policyBook.overridden(by: try PolicyBook.load(from: URL(fileURLWithPath: policies))) }
+        let router = try ModelSetup.router(file: models, environment: ProcessInfo.processInfo.environment)
         let database = try await settings.resolveDatabase()
         let pool = PostgresPool(configuration: database, maxConnections: concurrency + 2)
         let workerID = "\(ProcessInfo.processInfo.hostName)-\(getpid())"
@@ -52,6 +56,7 @@ struct WorkerCommand: AsyncParsableCommand {
             store: RunStore(pool: pool, workerID: workerID, maxPayloadBytes: settings.maxPayloadBytes),
             registry: try Examples.registry(),
             policies: policyBook,
+            models: router,
             configuration: WorkerConfiguration(
                 concurrency: concurrency, lease: .milliseconds(Int64(leaseSeconds * 1000)),
                 pollInterval: .milliseconds(pollMilliseconds)

@@ -32,3 +32,38 @@ public enum Examples {
         ])
     }
 }
+
+extension Examples {
+    /// The models the example workflows call when no real model is configured: a
+    /// ``RuleBasedModel`` named `rules` that classifies delay notes by keyword (`task`
+    /// `classify`) and drafts customer notices from a template (`draft`). `baton worker`
+    /// puts a real model in front of it when one is configured (see the README).
+    public static func rules() throws -> RuleBasedModel {
+        try RuleBasedModel(
+            name: "rules",
+            rules: [
+                .init(label: "weather", pattern: #"\b(storm|typhoon|hurricane|fog|snow|weather)\b"#),
+                .init(label: "strike", pattern: #"\b(strike|walkout|industrial action)\b"#),
+                .init(label: "congestion", pattern: #"\b(congest\w*|backlog|queue|berth)\b"#),
+                .init(label: "customs", pattern: #"\b(customs|inspection|paperwork|clearance)\b"#),
+            ],
+            fallbackLabel: "other",
+            templates: ["draft": "{{text}} We are sorry for the wait."]
+        )
+    }
+
+    /// Routes for the examples' tasks over `models`, in order of preference (`rules`
+    /// last, so a dead provider degrades to it), with no budget unless given.
+    public static func models(_ models: [RoutableModel] = [], budget: ModelBudget = ModelBudget()) throws -> ModelRouter {
+        let all = models + [RoutableModel(try rules())]
+        let names = all.map(\.model.name)
+        return try ModelRouter(
+            models: all,
+            routes: [
+                ModelRoute(task: "classify", candidates: names, requires: [.json], latencyBudget: .seconds(30)),
+                ModelRoute(task: "draft", candidates: names, requires: [.text], latencyBudget: .seconds(60)),
+            ],
+            budget: budget
+        )
+    }
+}

@@ -10,7 +10,8 @@ import Baton
 /// durable timer), done. A reroute costs 40 a unit.
 ///
 /// The steps stand in for real systems with deterministic rules, so the example runs
-/// offline: an order whose id ends in an even digit is in stock.
+/// offline: an order whose id ends in an even digit is in stock. A delay note, if the
+/// order has one, is classified by a model (task `classify`) into the delay's cause.
 public struct OrderDelay: Workflow {
     public static let name = "order-delay"
     public static let version = 1
@@ -25,10 +26,15 @@ public struct OrderDelay: Workflow {
         public var carrier: String?
         public var trackingNumber: String?
         public var customerNotice: String?
+        /// What the carrier or the warehouse said about the delay, if anything.
+        public var delayNote: String?
+        /// The delay's cause, as a model classified the note: weather, strike, congestion, customs or other.
+        public var delayCause: String?
 
-        public init(orderID: String, quantity: Int) {
+        public init(orderID: String, quantity: Int, delayNote: String? = nil) {
             self.orderID = orderID
             self.quantity = quantity
+            self.delayNote = delayNote
         }
     }
 
@@ -44,6 +50,12 @@ public struct OrderDelay: Workflow {
                     order.last.flatMap { Int(String($0)) }.map { $0 % 2 == 0 ? quantity : 0 } ?? 0
                 }
                 run.context.inStock = stock
+                if let note = run.context.delayNote {
+                    run.context.delayCause = try await run.model("classify-delay", task: "classify", ChatRequest(
+                        system: #"Classify the cause of a shipping delay. Answer with JSON: {"label": one of "weather", "strike", "congestion", "customs", "other"}."#,
+                        prompt: note, maxTokens: 20
+                    ), as: DelayCause.self).label
+                }
                 return stock >= quantity ? .done : .plan
             }
             Action(.plan, to: .approveReroute) { run in
@@ -108,4 +120,9 @@ public struct CarrierConfirmation: Codable, Sendable {
 public struct Reroute: Codable, Sendable {
     public var plan: String
     public var cost: Double
+}
+
+/// A model's classification of a delay note.
+struct DelayCause: Codable {
+    let label: String
 }

@@ -15,14 +15,34 @@ public struct ActionRun<W: Workflow>: Sendable {
     /// step's name, it makes the idempotency key external systems deduplicate by.
     public let visit: Int
     let steps: StepJournal
+    /// The models ``model(_:task:_:)`` routes to, if the worker was given any.
+    let models: ModelRouter?
     /// SQL to run inside the transition's transaction, in order.
     private(set) var transitionWrites: [TransitionWrite] = []
 
-    init(context: W.Context, steps: StepJournal) {
+    init(context: W.Context, steps: StepJournal, models: ModelRouter?) {
         self.context = context
         runID = steps.runID
         visit = steps.visit
         self.steps = steps
+        self.models = models
+    }
+
+    /// Runs `write` inside the transaction that commits the transition this body
+    /// returns: the business rows it writes and the workflow's progress commit
+    /// together or not at all (a crash, a lost lease or a failing write leaves neither).
+    ///
+    /// ```swift
+    /// run.withinTransition { connection in
+    ///     try await connection.query("INSERT INTO shipments (order_id, carrier) VALUES (\(orderID), \(carrier))")
+    /// }
+    /// return .shipped
+    /// ```
+    /// The write runs when the transition commits, after the body has returned, and
+    /// not at all if the body throws. A write that throws fails the commit; the run is
+    /// retried by the next worker to claim it.
+    public mutating func withinTransition(_ write: @escaping TransitionWrite) {
+        transitionWrites.append(write)
     }
 
     /// Runs a unit of work once per visit: once its output is journaled, a run that
@@ -42,23 +62,6 @@ public struct ActionRun<W: Workflow>: Sendable {
     /// ```
     /// After its last attempt fails the step throws ``StepFailure``; let it propagate
     /// and the state's error transition is taken (or the run fails).
-    /// Runs `write` inside the transaction that commits the transition this body
-    /// returns: the business rows it writes and the workflow's progress commit
-    /// together or not at all (a crash, a lost lease or a failing write leaves neither).
-    ///
-    /// ```swift
-    /// run.withinTransition { connection in
-    ///     try await connection.query("INSERT INTO shipments (order_id, carrier) VALUES (\(orderID), \(carrier))")
-    /// }
-    /// return .shipped
-    /// ```
-    /// The write runs when the transition commits, after the body has returned, and
-    /// not at all if the body throws. A write that throws fails the commit; the run is
-    /// retried by the next worker to claim it.
-    public mutating func withinTransition(_ write: @escaping TransitionWrite) {
-        transitionWrites.append(write)
-    }
-
     nonisolated(nonsending) public func step<Output: Codable & Sendable>(
         _ name: String, retry: RetryPolicy = .default, journal: StepJournaling = .automatic,
         _ body: (StepAttempt) async throws -> Output

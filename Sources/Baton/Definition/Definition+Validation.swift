@@ -48,7 +48,7 @@ extension Definition {
             DefinitionError(.unknownTarget, "\(workflow): state \(state) leads to \($0.rawValue), which is not declared")
         }
         switch definition.kind {
-        case .action(let targets, _, _) where targets.isEmpty:
+        case .action(let targets, _, _, _) where targets.isEmpty:
             problems.append(DefinitionError(.invalidState, "\(workflow): action \(state) has no target states (Action(.\(state), to: …))"))
         case .wait(let events, let timeout, _):
             if events.isEmpty && timeout == nil {

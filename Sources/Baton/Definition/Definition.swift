@@ -24,8 +24,9 @@ public struct StateDefinition<W: Workflow>: Sendable {
     /// What a state does when a run enters it.
     enum Kind: Sendable {
         /// Runs its body, which returns one of `targets`; after a step's last failed
-        /// attempt the run goes to `onError`, or fails if there is none.
-        case action(targets: [W.State], onError: W.State?, body: ActionBody<W>)
+        /// attempt the run goes to `onError`, or fails if there is none; a model call
+        /// refused by a budget goes to `onBudgetExceeded` (else as an error).
+        case action(targets: [W.State], onError: W.State?, onBudgetExceeded: W.State?, body: ActionBody<W>)
         /// Waits durably for one of the named events, or for the timeout; `receive`
         /// folds an event's data into the context.
         case wait(events: [(name: String, target: W.State)], timeout: Timeout<W.State>?, receive: EventReceiver<W>?)
@@ -45,7 +46,7 @@ public struct StateDefinition<W: Workflow>: Sendable {
     /// Every state this one may lead to, in declaration order.
     var targets: [W.State] {
         switch kind {
-        case .action(let targets, let onError, _): targets + (onError.map { [$0] } ?? [])
+        case .action(let targets, let onError, let onBudgetExceeded, _): targets + [onError, onBudgetExceeded].compactMap { $0 }
         case .wait(let events, let timeout, _): events.map(\.target) + (timeout.map { [$0.target] } ?? [])
         case .sleep(_, let target): [target]
         case .children(let spec): [spec.next, spec.failed]

@@ -15,8 +15,10 @@ public struct Action<W: Workflow>: Sendable {
     /// - Parameters:
     ///   - targets: every state `body` may return.
     ///   - onError: where the run goes when a step fails its last attempt; without it, the run fails.
-    public init(_ state: W.State, to targets: W.State..., onError: W.State? = nil, body: @escaping ActionBody<W>) {
-        definition = StateDefinition(state: state, kind: .action(targets: targets, onError: onError, body: body))
+    ///   - onBudgetExceeded: where the run goes when a model call is refused because it
+    ///     could pass a ``ModelBudget`` (for example, to a person); without it, as `onError`.
+    public init(_ state: W.State, to targets: W.State..., onError: W.State? = nil, onBudgetExceeded: W.State? = nil, body: @escaping ActionBody<W>) {
+        definition = StateDefinition(state: state, kind: .action(targets: targets, onError: onError, onBudgetExceeded: onBudgetExceeded, body: body))
     }
 }
 

@@ -20,17 +20,20 @@ public struct RunDriver: Sendable {
     public let store: RunStore
     /// The policies approval states decide with.
     public let policies: PolicyBook
+    /// The models actions call through ``ActionRun/model(_:task:_:)``, if any.
+    public let models: ModelRouter?
     /// Whether the driving worker still holds its lease on a run, asked before each
     /// step starts: a step does not start without it (the run stops, fenced out).
     let holdsLease: @Sendable () -> Bool
 
-    public init(store: RunStore, policies: PolicyBook = PolicyBook()) {
-        self.init(store: store, policies: policies, holdsLease: { true })
+    public init(store: RunStore, policies: PolicyBook = PolicyBook(), models: ModelRouter? = nil) {
+        self.init(store: store, policies: policies, models: models, holdsLease: { true })
     }
 
-    init(store: RunStore, policies: PolicyBook, holdsLease: @escaping @Sendable () -> Bool) {
+    init(store: RunStore, policies: PolicyBook, models: ModelRouter?, holdsLease: @escaping @Sendable () -> Bool) {
         self.store = store
         self.policies = policies
+        self.models = models
         self.holdsLease = holdsLease
     }
 
@@ -284,10 +287,10 @@ public struct RunDriver: Sendable {
     private func act<W: Workflow>(
         _ definition: Definition<W>, in state: W.State, context: W.Context, steps: StepJournal
     ) async throws -> (RunInput<W>, W.Context, String?, [TransitionWrite]) {
-        guard case .action(_, _, let body)? = definition.definition(of: state)?.kind else {
+        guard case .action(_, _, _, let body)? = definition.definition(of: state)?.kind else {
             throw BatonError(.storedRun, "run \(steps.runID) is acting in \(state.rawValue), which is not an action state")
         }
-        var run = ActionRun<W>(context: context, steps: steps)
+        var run = ActionRun<W>(context: context, steps: steps, models: models)
         do {
             let next = try await body(&run)
             // A context grown past the payload limit is refused like a failed step.
@@ -296,6 +299,8 @@ public struct RunDriver: Sendable {
             return (.actionReturned(next), run.context, encoded, run.transitionWrites)
         } catch let error where error is FencedOut || error is CancellationError {
             throw error
+        } catch let refused as BudgetExceeded {
+            return (.budgetExceeded(detail: refused.description), context, nil, [])
         } catch {
             return (.actionFailed(error: "\(error)"), context, nil, [])
         }

@@ -62,8 +62,10 @@ final class StepJournal: Sendable {
     /// The run's newest journal seq, after the steps this visit journaled.
     var currentSeq: Int { seq.withLock { $0 } }
 
+    /// - Parameter columns: the journal's model columns for an output, for model calls.
     nonisolated(nonsending) func step<Output: Codable & Sendable>(
-        _ name: String, retry: RetryPolicy, journal journaling: StepJournaling, _ body: (StepAttempt) async throws -> Output
+        _ name: String, retry: RetryPolicy, journal journaling: StepJournaling, columns: (Output) -> ModelColumns? = { _ in nil },
+        _ body: (StepAttempt) async throws -> Output
     ) async throws -> Output {
         if let stored = try await journaledOutput(of: name) {
             return try JSONDecoder().decode(Output.self, from: Data(stored.utf8))
@@ -81,9 +83,11 @@ final class StepJournal: Sendable {
             do {
                 output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
                 encoded = try RunStore.encode(output)
-            } catch let error where !(error is FencedOut) && !(error is CancellationError) && !(error is StepFailure) {
+            } catch let error where !(error is FencedOut) && !(error is CancellationError) && !(error is StepFailure) && !(error is BudgetExceeded) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
-                    ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
+                    // A failed model call keeps its attempts: which models were tried and how each failed.
+                    let attempts = (error as? ModelCallFailed).flatMap { try? RunStore.encode($0.attempts) }
+                    ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started, output: attempts)
                     throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
                 }
                 try await Task.sleep(for: retry.pause(after: attempt))
@@ -97,7 +101,7 @@ final class StepJournal: Sendable {
                 ended(JournalRecord(.stepFailed, from: state, error: "\(error)", step: name), attempt: attempt, started: started)
                 throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
             }
-            ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded)
+            ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded, model: columns(output))
             outputs.withLock { $0[name] = encoded }
             // Outside the step's retries: a failure to journal is the database's, not the
             // step's; the run is retried later and the unjournaled step runs again.
@@ -121,10 +125,10 @@ final class StepJournal: Sendable {
         return isFreshVisit ? nil : try await store.stepOutput(of: runID, visit: visit, step: step)
     }
 
-    private func ended(_ record: JournalRecord, attempt: Int, started: ContinuousClock.Instant, output: String? = nil) {
+    private func ended(_ record: JournalRecord, attempt: Int, started: ContinuousClock.Instant, output: String? = nil, model: ModelColumns? = nil) {
         let entry = RunMove.Entry(
             record: record, visit: visit, attempt: attempt,
-            durationMilliseconds: (ContinuousClock.now - started).milliseconds, payload: output
+            durationMilliseconds: (ContinuousClock.now - started).milliseconds, payload: output, model: model
         )
         unjournaled.withLock { $0.append(entry) }
     }

@@ -48,18 +48,21 @@ public final class Worker: Sendable {
     public let registry: WorkflowRegistry
     /// The policies the registered workflows' approval states decide with.
     public let policies: PolicyBook
+    /// The models the registered workflows' actions call, if any.
+    public let models: ModelRouter?
     public let configuration: WorkerConfiguration
     private let logger: Logger
     private let holdings = Mutex(Holdings())
     private let wakeUp = WakeSignal()
 
     public init(
-        store: RunStore, registry: WorkflowRegistry, policies: PolicyBook = PolicyBook(), configuration: WorkerConfiguration = .init(),
-        logger: Logger
+        store: RunStore, registry: WorkflowRegistry, policies: PolicyBook = PolicyBook(), models: ModelRouter? = nil,
+        configuration: WorkerConfiguration = .init(), logger: Logger
     ) {
         self.store = store
         self.registry = registry
         self.policies = policies
+        self.models = models
         self.configuration = configuration
         self.logger = logger
     }
@@ -121,7 +124,7 @@ public final class Worker: Sendable {
             // a worker paused past its lease (or cut off from its heartbeats) stops
             // before running a step another worker may have run meanwhile.
             let stop = try await store.pool.withConnection { connection in
-                try await RunDriver(store: store.bound(to: connection), policies: policies, holdsLease: { [self, id = run.id] in
+                try await RunDriver(store: store.bound(to: connection), policies: policies, models: models, holdsLease: { [self, id = run.id] in
                     holdings.withLock { $0.holdsLease(on: id) }
                 }).drive(workflow.workflowType, run)
             }

@@ -24,6 +24,8 @@ struct RunMove: Sendable {
         var payload: String?
         /// The inbox event an `event-received` (or `approval-decided`) entry consumes.
         var eventID: Int?
+        /// A model call's model, tokens and cost.
+        var model: ModelColumns?
     }
 
     /// A transition's move: the step entries not journaled yet, then the records of
@@ -93,6 +95,12 @@ struct RunMove: Sendable {
                         object.field("duration_ms", entry.durationMilliseconds)
                         object.field("payload", json: entry.payload)
                         object.field("event_id", entry.eventID)
+                        if let model = entry.model {
+                            object.field("model", model.model)
+                            object.field("tokens_in", model.tokensIn)
+                            object.field("tokens_out", model.tokensOut)
+                            object.field("cost_usd", json: "\(model.costUSD)")
+                        }
                     }
                 }
             }

@@ -267,12 +267,13 @@ public struct RunStore: Sendable {
                 SELECT moved.id AS run_id, moved.expected_seq + e.ordinality AS seq, moved.context, e.*
                 FROM moved, ROWS FROM (jsonb_to_recordset(moved.entries) AS (
                     kind text, state_from text, state_to text, reason text, error text, step text, visit integer,
-                    attempt integer, duration_ms double precision, payload jsonb, event_id bigint)) WITH ORDINALITY AS e
+                    attempt integer, duration_ms double precision, payload jsonb, event_id bigint,
+                    model text, tokens_in integer, tokens_out integer, cost_usd numeric)) WITH ORDINALITY AS e
             ), journaled AS (
                 INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, reason, error, step_name, attempt,
-                                           duration_ms, payload, worker_id)
+                                           duration_ms, payload, worker_id, model, tokens_in, tokens_out, cost_usd)
                 SELECT run_id, seq, kind, state_from, state_to, reason, error, step, attempt, duration_ms,
-                       CASE WHEN kind = 'transition' THEN context ELSE payload END, \(workerID)
+                       CASE WHEN kind = 'transition' THEN context ELSE payload END, \(workerID), model, tokens_in, tokens_out, cost_usd
                 FROM entry
             ), outputs AS (
                 INSERT INTO baton.step_outputs (run_id, visit, step_name, output, attempts)

@@ -37,16 +37,21 @@ extension Definition {
         }
         switch (position.phase, input) {
         case (.acting, .actionReturned(let next)):
-            guard case .action(let targets, _, _)? = definition(of: position.state)?.kind, targets.contains(next) else {
+            guard case .action(let targets, _, _, _)? = definition(of: position.state)?.kind, targets.contains(next) else {
                 return finish(position, outcome: .failed, reason: "invalid transition",
                               error: "\(state) returned \(next.rawValue), which is not among its targets")
             }
             return move(position, to: next, reason: "returned")
         case (.acting, .actionFailed(let error)):
-            guard case .action(_, let onError?, _)? = definition(of: position.state)?.kind else {
+            guard case .action(_, let onError?, _, _)? = definition(of: position.state)?.kind else {
                 return finish(position, outcome: .failed, reason: "error", error: error)
             }
             return move(position, to: onError, reason: "error", error: error)
+        case (.acting, .budgetExceeded(let detail)):
+            guard case .action(_, _, let onBudgetExceeded?, _)? = definition(of: position.state)?.kind else {
+                return try transition(from: position, on: .actionFailed(error: detail))
+            }
+            return move(position, to: onBudgetExceeded, reason: "budget exceeded", error: detail)
         case (.waiting(let events, _), .eventReceived(let name)) where events.contains(name):
             guard case .wait(let declared, _, _)? = definition(of: position.state)?.kind,
                   let target = declared.first(where: { $0.name == name })?.target
@@ -152,6 +157,7 @@ extension Definition {
         case .start: "a start"
         case .actionReturned(let state): "an action result (\(state.rawValue))"
         case .actionFailed: "an action failure"
+        case .budgetExceeded: "a model budget refusal"
         case .eventReceived(let name): "event \"\(name)\""
         case .timerFired: "a timer"
         case .childrenFinished: "its children's end"

@@ -6,6 +6,8 @@ public enum RunInput<W: Workflow>: Sendable, Hashable {
     case actionReturned(W.State)
     /// An action's body threw, or a step failed its last attempt.
     case actionFailed(error: String)
+    /// A model call of the action was not made: it could have passed a ``ModelBudget``.
+    case budgetExceeded(detail: String)
     /// An event arrived for a waiting run.
     case eventReceived(name: String)
     /// A sleep ended, or a wait's timeout passed.

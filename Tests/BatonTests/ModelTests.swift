@@ -1,0 +1,309 @@
+import Baton
+import BatonExamples
+import BatonProviders
+import BatonTesting
+import Foundation
+import LibPQ
+import Logging
+import Synchronization
+import Testing
+
+/// A clock the tests move by hand, for circuit breakers' cool-downs.
+final class HandClock: Sendable {
+    private let offset = Mutex(Duration.zero)
+    private let start = ContinuousClock.now
+    var now: ContinuousClock.Instant { start + offset.withLock { $0 } }
+    func advance(by duration: Duration) { offset.withLock { $0 += duration } }
+}
+
+func openAI(_ server: FakeModelServer, name: String = "gpt", retries: Int = 0, timeout: Duration = .seconds(10)) throws -> OpenAICompatibleModel {
+    try OpenAICompatibleModel(model: "gpt-4o-mini", name: name, baseURL: server.baseURL + "/v1", timeout: timeout, retries: retries)
+}
+
+@Suite("Model providers over HTTP", .tags(.process))
+struct ProviderTests {
+    @Test func anOpenAICompatibleServerGetsTheDocumentedRequestAndItsAnswerIsRead() async throws {
+        let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Rotterdam is closed.", promptTokens: 31, completionTokens: 6)) }
+        defer { Task { await server.close() } }
+        setenv("BATON_TEST_OPENAI_KEY", "sk-test-secret", 1)
+        let model = try OpenAICompatibleModel(model: "gpt-4o-mini", name: "gpt", baseURL: server.baseURL + "/v1", apiKeyEnvironment: "BATON_TEST_OPENAI_KEY")
+        var request = ChatRequest(system: "Be brief.", prompt: "Why the delay?", maxTokens: 50, wantsJSON: true)
+        request.idempotencyKey = "run:1:classify"
+        let response = try await model.complete(request)
+        #expect(response.text == "Rotterdam is closed.")
+        #expect(response.usage == TokenUsage(input: 31, output: 6))
+        let sent = try #require(server.requests.first)
+        #expect(sent.method == "POST" && sent.path == "/v1/chat/completions")
+        #expect(sent.headers["authorization"] == "Bearer sk-test-secret")
+        #expect(sent.headers["idempotency-key"] == "run:1:classify")
+        #expect(sent.json["model"] as? String == "gpt-4o-mini")
+        #expect(sent.json["max_tokens"] as? Int == 50)
+        #expect((sent.json["response_format"] as? [String: String]) == ["type": "json_object"])
+        #expect((sent.json["messages"] as? [[String: String]]) == [["role": "system", "content": "Be brief."], ["role": "user", "content": "Why the delay?"]])
+    }
+
+    @Test func toolCallsComeBackWithTheirArguments() async throws {
+        let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAIToolCall(name: "book", arguments: #"{"carrier": "DHL"}"#)) }
+        defer { Task { await server.close() } }
+        let request = ChatRequest(messages: [.user("Book it")], tools: [ToolSpec(name: "book", description: "Book a carrier")])
+        let response = try await openAI(server).complete(request)
+        #expect(response.toolCalls == [ToolCall(id: "call_1", name: "book", arguments: #"{"carrier": "DHL"}"#)])
+        #expect(((server.requests[0].json["tools"] as? [[String: Any]])?.first?["type"] as? String) == "function")
+    }
+
+    @Test func anthropicGetsItsHeadersAndSystemFieldAndItsAnswerIsRead() async throws {
+        let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.anthropic("Strike at the port.", input: 40, output: 9)) }
+        defer { Task { await server.close() } }
+        setenv("BATON_TEST_ANTHROPIC_KEY", "sk-ant-secret", 1)
+        let model = try AnthropicModel(model: "claude-3-5-haiku-latest", name: "claude", baseURL: server.baseURL, apiKeyEnvironment: "BATON_TEST_ANTHROPIC_KEY")
+        let response = try await model.complete(ChatRequest(system: "Classify.", prompt: "Dockers walked out.", maxTokens: 30))
+        #expect(response.text == "Strike at the port.")
+        #expect(response.usage == TokenUsage(input: 40, output: 9))
+        let sent = try #require(server.requests.first)
+        #expect(sent.path == "/v1/messages")
+        #expect(sent.headers["x-api-key"] == "sk-ant-secret")
+        #expect(sent.headers["anthropic-version"] == "2023-06-01")
+        #expect(sent.json["system"] as? String == "Classify.")
+        #expect((sent.json["messages"] as? [[String: String]]) == [["role": "user", "content": "Dockers walked out."]])
+    }
+
+    @Test func retryAfterIsHonouredAndTheKeyIsNeverInAnError() async throws {
+        let server = try await FakeModelServer.start { index, _ in
+            index == 0 ? .init(status: 429, headers: ["retry-after": "1"], body: ProviderWire.openAIError) : .init(body: ProviderWire.openAI("ok"))
+        }
+        defer { Task { await server.close() } }
+        setenv("BATON_TEST_OPENAI_KEY", "sk-test-secret", 1)
+        let model = try OpenAICompatibleModel(model: "m", baseURL: server.baseURL + "/v1", apiKeyEnvironment: "BATON_TEST_OPENAI_KEY", retries: 1)
+        let started = ContinuousClock.now
+        #expect(try await model.complete(ChatRequest(prompt: "hi")).text == "ok")
+        #expect(ContinuousClock.now - started >= .seconds(1))
+        #expect(server.requests.count == 2)
+
+        let failing = try await FakeModelServer.start { _, _ in .init(status: 529, body: ProviderWire.anthropicOverloaded) }
+        defer { Task { await failing.close() } }
+        setenv("BATON_TEST_ANTHROPIC_KEY", "sk-ant-secret", 1)
+        let claude = try AnthropicModel(model: "c", baseURL: failing.baseURL, apiKeyEnvironment: "BATON_TEST_ANTHROPIC_KEY", retries: 1)
+        await #expect {
+            _ = try await claude.complete(ChatRequest(prompt: "hi"))
+        } throws: { error in
+            let error = try #require(error as? ModelError)
+            return error.code == .httpStatus && error.status == 529 && error.message == "overloaded_error: Overloaded"
+                && !"\(error)".contains("sk-ant-secret")
+        }
+        #expect(failing.requests.count == 2)
+    }
+}
+
+@Suite("The model router", .tags(.process))
+struct ModelRouterTests {
+    @Test func theFirstCandidateWithTheCapabilitiesWithinTheCostCeilingIsChosen() async throws {
+        let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI(#"{"label": "strike"}"#)) }
+        defer { Task { await server.close() } }
+        let textOnly = try OpenAICompatibleModel(model: "m", name: "text-only", baseURL: server.baseURL + "/v1", capabilities: [.text])
+        let dear = try openAI(server, name: "dear")
+        let cheap = try openAI(server, name: "cheap")
+        let router = try ModelRouter(
+            models: [RoutableModel(textOnly), RoutableModel(dear, price: ModelPrice(inputPerMillion: 5_000, outputPerMillion: 15_000)),
+                     RoutableModel(cheap, price: ModelPrice(inputPerMillion: 0.15, outputPerMillion: 0.6))],
+            routes: [ModelRoute(task: "classify", candidates: ["text-only", "dear", "cheap"], requires: [.json], maxCostUSD: 0.01)]
+        )
+        let request = ChatRequest(prompt: "Dockers walked out", maxTokens: 100)
+        #expect(try router.candidates(for: "classify", request).map(\.model.name) == ["cheap"])
+        let answer = try await router.answer("classify", request)
+        #expect(answer.model == "cheap" && answer.attempts.map(\.model) == ["cheap"])
+        // 20 tokens in, 5 out at 0.15 and 0.60 a million.
+        #expect(answer.costUSD == Decimal(string: "0.000006"))
+    }
+
+    @Test func costsAreTokensTimesThePriceRoundedToTheMicrodollar() {
+        let price = ModelPrice(inputPerMillion: Decimal(string: "0.15")!, outputPerMillion: Decimal(string: "0.60")!)
+        #expect(price.cost(of: TokenUsage(input: 1_234, output: 567)) == Decimal(string: "0.000525"))
+        #expect(price.cost(of: TokenUsage(input: 1_000_000, output: 1_000_000)) == Decimal(string: "0.75"))
+        #expect(ModelPrice.free.cost(of: TokenUsage(input: 10, output: 10)) == 0)
+    }
+
+    @Test func aFailingProviderFallsBackOn500TimeoutAndMalformedAnswers() async throws {
+        let broken = try await FakeModelServer.start { _, _ in .init(status: 500, body: ProviderWire.openAIError) }
+        let slow = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("late"), delay: .seconds(3)) }
+        let garbled = try await FakeModelServer.start { _, _ in .init(body: #"{"choices": "#) }
+        let good = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Rotterdam")) }
+        defer { Task { for server in [broken, slow, garbled, good] { await server.close() } } }
+        let router = try ModelRouter(
+            models: [RoutableModel(try openAI(broken, name: "broken")), RoutableModel(try openAI(slow, name: "slow")),
+                     RoutableModel(try openAI(garbled, name: "garbled")), RoutableModel(try openAI(good, name: "good"))],
+            routes: [ModelRoute(task: "draft", candidates: ["broken", "slow", "garbled", "good"], latencyBudget: .milliseconds(500))]
+        )
+        let answer = try await router.answer("draft", ChatRequest(prompt: "Where?"))
+        #expect(answer.text == "Rotterdam" && answer.model == "good" && answer.fallbacks == 3)
+        #expect(answer.attempts.map(\.outcome) == ["http status", "timeout", "malformed response", "ok"])
+        #expect([broken, slow, garbled, good].map(\.requests.count) == [1, 1, 1, 1])
+    }
+
+    @Test func aBreakerOpensAfterConsecutiveFailuresSkipsTheProviderThenProbesAfterTheCoolDown() async throws {
+        let healthy = Mutex(false)
+        let flaky = try await FakeModelServer.start { _, _ in
+            healthy.withLock { $0 } ? .init(body: ProviderWire.openAI("back")) : .init(status: 503, body: ProviderWire.openAIError)
+        }
+        let spare = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("spare")) }
+        defer { Task { for server in [flaky, spare] { await server.close() } } }
+        let clock = HandClock()
+        let breaker = CircuitBreaker(failureThreshold: 3, coolDown: .seconds(30), now: { clock.now })
+        let router = try ModelRouter(
+            models: [RoutableModel(try openAI(flaky, name: "flaky"), breaker: breaker), RoutableModel(try openAI(spare, name: "spare"))],
+            routes: [ModelRoute(task: "draft", candidates: ["flaky", "spare"])]
+        )
+        for _ in 0..<3 { #expect(try await router.answer("draft", ChatRequest(prompt: "?")).model == "spare") }
+        #expect(breaker.position == .open)
+        // Open: skipped without a request.
+        let skipped = try await router.answer("draft", ChatRequest(prompt: "?"))
+        #expect(skipped.attempts.map(\.outcome) == ["circuit open", "ok"])
+        #expect(flaky.requests.count == 3)
+        // After the cool-down one probe goes through; it succeeds and closes the breaker.
+        clock.advance(by: .seconds(31))
+        #expect(breaker.position == .halfOpen)
+        healthy.withLock { $0 = true }
+        #expect(try await router.answer("draft", ChatRequest(prompt: "?")).model == "flaky")
+        #expect(breaker.position == .closed && flaky.requests.count == 4)
+    }
+
+    @Test func aStructuredAnswerThatDoesNotDecodeIsAskedAgainWithTheError() async throws {
+        let server = try await FakeModelServer.start { index, _ in
+            .init(body: ProviderWire.openAI(index == 0 ? "It is a strike." : "```json\n{\"label\": \"strike\"}\n```"))
+        }
+        defer { Task { await server.close() } }
+        struct Label: Decodable { let label: String }
+        let router = try ModelRouter(models: [RoutableModel(try openAI(server))], routes: [ModelRoute(task: "classify", candidates: ["gpt"])])
+        let answer = try await router.structured(Label.self, task: "classify", ChatRequest(prompt: "Dockers walked out"))
+        #expect(try answer.decode(Label.self).label == "strike")
+        #expect(answer.attempts.map(\.outcome) == ["invalid structured output", "ok"])
+        let second = try #require(server.requests.last?.json["messages"] as? [[String: String]])
+        #expect(second.count == 3 && second[1] == ["role": "assistant", "content": "It is a strike."])
+        #expect(second[2]["content"]?.hasPrefix("That answer could not be read as the JSON asked for") == true)
+    }
+
+    @Test func aDraftTheValidatorRejectsIsADisagreement() async throws {
+        let drafter = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Your order ships tomorrow.")) }
+        let checker = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI(#"{"agrees": false, "reason": "it ships next week"}"#)) }
+        defer { Task { for server in [drafter, checker] { await server.close() } } }
+        let router = try ModelRouter(
+            models: [RoutableModel(try openAI(drafter, name: "drafter")), RoutableModel(try openAI(checker, name: "checker"))],
+            routes: [ModelRoute(task: "draft", candidates: ["drafter"]), ModelRoute(task: "validate", candidates: ["checker"])]
+        )
+        await #expect {
+            _ = try await router.draftAndValidate(task: "draft", validator: "validate", ChatRequest(prompt: "When?"))
+        } throws: { error in
+            (error as? ModelError)?.code == .disagreement && "\(error)".contains("it ships next week")
+        }
+    }
+}
+
+/// One model call per visit, then done: for budget tests.
+struct Summarise: Workflow {
+    static let name = "summarise"
+    static let version = 1
+    struct Context: Codable, Sendable { var summary: String? }
+    enum State: String, WorkflowState { case summarise, done, review, failed }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .summarise) {
+            Action(.summarise, to: .done, onError: .failed, onBudgetExceeded: .review) { run in
+                run.context.summary = try await run.model("summarise", task: "draft", ChatRequest(prompt: "Summarise the delay", maxTokens: 100)).text
+                return .done
+            }
+            Terminal(.done)
+            Terminal(.review, outcome: .cancelled)
+            Terminal(.failed, outcome: .failed)
+        }
+    }
+}
+
+@Suite("Model calls in workflows", .tags(.database, .process))
+struct ModelStepTests {
+    static func router(_ server: FakeModelServer, budget: ModelBudget) throws -> ModelRouter {
+        try ModelRouter(
+            models: [RoutableModel(try openAI(server), price: ModelPrice(inputPerMillion: 1_000, outputPerMillion: 2_000))],
+            routes: [ModelRoute(task: "draft", candidates: ["gpt"])], budget: budget
+        )
+    }
+
+    static func drive(_ store: RunStore, _ router: ModelRouter) async throws -> RunDriver.Stop? {
+        guard let run = try await store.claim(versions: [(name: Summarise.name, version: 1)], limit: 1, lease: .seconds(30)).first else { return nil }
+        return try await RunDriver(store: store, models: router).drive(Summarise.self, run)
+    }
+
+    @Test func aCallIsJournaledWithItsModelTokensAndCostAndACallPastTheBudgetTakesTheBudgetTransition() async throws {
+        let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Storm at Rotterdam.", promptTokens: 20, completionTokens: 5)) }
+        defer { Task { await server.close() } }
+        try await withMigratedStore { store, clockwork in
+            // A call costs 20 × 0.001 + 5 × 0.002 = $0.03; at worst (an estimated 5 tokens
+            // in, 100 out) $0.205.
+            let router = try Self.router(server, budget: ModelBudget(perWorkflowPerDayUSD: Decimal(string: "0.25")))
+            let first = try await store.start(Summarise.self, context: .init()).runID
+            #expect(try await Self.drive(store, router) == .finished(.succeeded))
+            let row = try await clockwork.connection.query("""
+                SELECT model, tokens_in, tokens_out, cost_usd::text, payload ->> 'task' FROM baton.journal WHERE run_id = \(first) AND kind = 'step-completed'
+                """)[0]
+            #expect(try row.decode(String.self, at: 0) == "gpt")
+            #expect(try row.decode(Int.self, at: 1) == 20 && row.decode(Int.self, at: 2) == 5)
+            #expect(try row.decode(String.self, at: 3) == "0.030000")
+            #expect(try row.decode(String.self, at: 4) == "draft")
+            // $0.03 spent today: a second call could reach $0.235, allowed; after it, a
+            // third could reach $0.265, refused.
+            _ = try await store.start(Summarise.self, context: .init())
+            #expect(try await Self.drive(store, router) == .finished(.succeeded))
+            let third = try await store.start(Summarise.self, context: .init()).runID
+            #expect(try await Self.drive(store, router) == .finished(.cancelled))
+            #expect(server.requests.count == 2)
+            let refused = try #require(try await store.journal(of: third).last { $0.record.kind == .transition })
+            #expect(refused.record.description.hasPrefix("transition summarise -> review (budget exceeded)"))
+            #expect(try await store.costs(by: .workflow) == [CostLine(key: "summarise", calls: 2, tokensIn: 40, tokensOut: 10, costUSD: Decimal(string: "0.06")!)])
+            #expect(try await store.verify().mismatches.isEmpty)
+        }
+    }
+
+    @Test func aModelCallJournaledBeforeTheWorkerIsKilledIsNotMadeAgain() async throws {
+        let server = try await FakeModelServer.start { _, request in
+            let system = ((request.json["messages"] as? [[String: String]])?.first?["content"]) ?? ""
+            return .init(body: ProviderWire.openAI(system.hasPrefix("Classify") ? #"{"label": "strike"}"# : "Your order is on its way. Sorry!"))
+        }
+        defer { Task { await server.close() } }
+        try await withMigratedStore { store, clockwork in
+            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-models-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let worker = BatonProcess(
+                ["worker", "--lease-seconds", "1", "--poll-milliseconds", "50"],
+                environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_MODEL_BASE_URL": server.baseURL + "/v1",
+                              "BATON_MODEL": "gpt-4o-mini", "BATON_MODEL_PRICE": "0.15/0.60"]
+            )
+            let order = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-7001", quantity: 2, delayNote: "Dockers are on strike")).runID
+            let first = try worker.start(log: folder.appending(path: "first.log").path)
+            // Killed the moment its classification is journaled.
+            #expect(try await eventually {
+                try await clockwork.connection.query("SELECT count(*) FROM baton.journal WHERE run_id = \(order) AND step_name = 'classify-delay' AND kind = 'step-completed'").scalar(Int.self) == 1
+            })
+            kill(first.pid, SIGKILL)
+            _ = await first.exitStatus()
+            let second = try worker.start(log: folder.appending(path: "second.log").path)
+            #expect(try await eventually { try await store.run(order)?.state == "awaitCarrier" })
+            try await store.send("carrier-confirmed", to: order, payload: #"{"carrier": "DHL"}"#)
+            #expect(try await eventually(within: .seconds(60)) { try await store.run(order)?.status == "succeeded" })
+            kill(second.pid, SIGTERM)
+            _ = await second.exitStatus()
+
+            let key = "\(order.uuidString.lowercased()):1:classify-delay"
+            #expect(server.requests.filter { $0.headers["idempotency-key"] == key }.count == 1)
+            #expect(server.requests.count == 2)  // the classification and the child's notice
+            let context = try #require(try await store.run(order)).decodeContext(as: OrderDelay.self)
+            #expect(context.delayCause == "strike")
+            let models = try await clockwork.connection.query("SELECT DISTINCT model FROM baton.model_calls").map { try $0.decode(String.self, at: 0) }
+            #expect(models == ["gpt-4o-mini"])
+            #expect(try await store.verify().mismatches.isEmpty)
+            // Two calls of 20 tokens in and 5 out at 0.15 and 0.60 a million.
+            let costs = try await BatonProcess(["costs", "--by", "model", "--json"], environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]).run()
+            #expect(costs.status == 0)
+            #expect(try JSONDecoder().decode([CostLine].self, from: Data(costs.standardOutput.utf8))
+                == [CostLine(key: "gpt-4o-mini", calls: 2, tokensIn: 40, tokensOut: 10, costUSD: Decimal(string: "0.000012")!)])
+        }
+    }
+}
