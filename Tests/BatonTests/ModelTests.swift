@@ -96,6 +96,33 @@ struct ProviderTests {
 
 @Suite("The model router", .tags(.process))
 struct ModelRouterTests {
+    @Test func aModelsFileInYAMLBuildsTheRouterAndABadOneIsRefusedInOneLine() throws {
+        let yaml = """
+            models:
+              - {name: local, provider: openai, baseURL: "http://127.0.0.1:9/v1", capabilities: [text], price: {inputPerMillion: 0.1, outputPerMillion: 0.2},
+                 breaker: {failures: 2, coolDownSeconds: 5}}
+              - {name: tagger, provider: rules, rules: [{label: weather, pattern: storm}], templates: {draft: "{{text}}!"}}
+            routes:
+              - {task: classify, candidates: [local, tagger], requires: [json], maxCostUSD: 0.5, latencyBudgetSeconds: 2}
+            budget: {perRunUSD: 0.5}
+            """
+        let router = try ModelCatalog.parse(try ConfigurationFile.json(fromYAML: Data(yaml.utf8)))
+        #expect(router.routes["classify"] == ModelRoute(task: "classify", candidates: ["local", "tagger"], requires: [.json], maxCostUSD: 0.5, latencyBudget: .seconds(2)))
+        #expect(router.models["local"]?.breaker.failureThreshold == 2)
+        #expect(router.models["local"]?.price == ModelPrice(inputPerMillion: Decimal(string: "0.1")!, outputPerMillion: Decimal(string: "0.2")!))
+        #expect(router.budget == ModelBudget(perRunUSD: Decimal(string: "0.5")))
+        // Only the rules model can answer in JSON.
+        #expect(try router.candidates(for: "classify", ChatRequest(prompt: "storm")).map(\.model.name) == ["tagger"])
+        for (bad, message) in [
+            (#"{"models": [], "routes": [{"task": "t", "candidates": ["ghost"]}]}"#, "route t names model ghost, which is not configured (configured: )"),
+            (#"{"models": [{"name": "x", "provider": "psychic"}], "routes": []}"#, "model x has provider psychic; known: openai, anthropic, rules"),
+            (#"{"models": [{"name": "x", "provider": "openai"}], "routes": []}"#, "model x (openai) needs a baseURL"),
+            (#"{"routes": []}"#, #"not a models file: at the top: missing "models""#),
+        ] {
+            #expect { try ModelCatalog.parse(Data(bad.utf8)) } throws: { ($0 as? BatonError)?.message == message }
+        }
+    }
+
     @Test func theFirstCandidateWithTheCapabilitiesWithinTheCostCeilingIsChosen() async throws {
         let server = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI(#"{"label": "strike"}"#)) }
         defer { Task { await server.close() } }
@@ -258,6 +285,38 @@ struct ModelStepTests {
             #expect(refused.record.description.hasPrefix("transition summarise -> review (budget exceeded)"))
             #expect(try await store.costs(by: .workflow) == [CostLine(key: "summarise", calls: 2, tokensIn: 40, tokensOut: 10, costUSD: Decimal(string: "0.06")!)])
             #expect(try await store.verify().mismatches.isEmpty)
+        }
+    }
+
+    @Test func aRunBudgetRefusesACallThatCouldPassItAndTheViewsCountFallbacksAndErrors() async throws {
+        let broken = try await FakeModelServer.start { _, _ in .init(status: 500, body: ProviderWire.openAIError) }
+        let good = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Storm.", promptTokens: 20, completionTokens: 5)) }
+        defer { Task { for server in [broken, good] { await server.close() } } }
+        try await withMigratedStore { store, clockwork in
+            let price = ModelPrice(inputPerMillion: 1_000, outputPerMillion: 2_000)
+            func router(_ budget: ModelBudget) throws -> ModelRouter {
+                try ModelRouter(
+                    models: [RoutableModel(try openAI(broken, name: "broken"), price: price), RoutableModel(try openAI(good, name: "gpt"), price: price)],
+                    routes: [ModelRoute(task: "draft", candidates: ["broken", "gpt"])], budget: budget
+                )
+            }
+            // At worst $0.205 a call: a $0.20 run budget allows none.
+            let refused = try await store.start(Summarise.self, context: .init()).runID
+            #expect(try await Self.drive(store, try router(ModelBudget(perRunUSD: Decimal(string: "0.20")))) == .finished(.cancelled))
+            #expect(try await store.journal(of: refused).last { $0.record.kind == .transition }?.record.error?.hasPrefix("budget exceeded: the run budget is $0.2") == true)
+            #expect(broken.requests.isEmpty && good.requests.isEmpty)
+
+            _ = try await store.start(Summarise.self, context: .init())
+            #expect(try await Self.drive(store, try router(ModelBudget(perRunUSD: 1))) == .finished(.succeeded))
+            let attempts = try await clockwork.connection.query("SELECT model, outcome FROM baton.model_attempts ORDER BY model")
+                .map { "\(try $0.decode(String.self, at: 0)) \(try $0.decode(String.self, at: 1))" }
+            #expect(attempts == ["broken http status", "gpt ok"])
+            let performance = try await clockwork.connection.query("""
+                SELECT model, attempts, answered, error_rate::text, coalesce(fallback_rate::text, '-') FROM baton.model_performance ORDER BY model
+                """).map { row in try (0..<5).map { try row.decode(String.self, at: $0) }.joined(separator: " ") }
+            #expect(performance == ["broken 1 0 1.0000 -", "gpt 1 1 0.0000 1.0000"])
+            let call = try await clockwork.connection.query("SELECT fallbacks, cost_usd::text FROM baton.model_calls")[0]
+            #expect(try call.decode(Int.self, at: 0) == 1 && call.decode(String.self, at: 1) == "0.030000")
         }
     }
 
