@@ -98,7 +98,11 @@ public struct ChaosHarness: Sendable {
             if index % (total / max(1, profile.orders)) == 0, load.orders < profile.orders {
                 let number = load.orders
                 // An odd last digit is out of stock (replanned); 50 units cost 2,000, over the approval threshold.
-                let order = OrderDelay.Context(orderID: "CH-\(number * 2 + (number % 5 == 0 ? 0 : 1))", quantity: number.isMultiple(of: 2) ? 50 : 5)
+                // Every order's delay note is classified by a model (the rule-based one): a journaled model call.
+                let order = OrderDelay.Context(
+                    orderID: "CH-\(number * 2 + (number % 5 == 0 ? 0 : 1))", quantity: number.isMultiple(of: 2) ? 50 : 5,
+                    delayNote: ["a storm closed the port", "dockers on strike", "customs inspection"][number % 3]
+                )
                 if await retrying({ try await store.start(OrderDelay.self, context: order, businessKey: "chaos-order-\(number)") }) != nil {
                     load.orders += 1
                 }
@@ -229,6 +233,14 @@ public struct ChaosHarness: Sendable {
             report.add("approvals requested", try approvals.decode(Int.self, at: 0))
             report.add("approvals decided (approved)", try approvals.decode(Int.self, at: 1))
             report.add("approvals left pending", try approvals.decode(Int.self, at: 2), mustBeZero: true)
+
+            let models = try await connection.query("""
+                SELECT count(*), count(*) FILTER (WHERE r.context ->> 'delayCause' IS NULL)
+                FROM baton.runs r WHERE r.workflow = 'order-delay' AND r.parent_run_id IS NULL
+                """)[0]
+            report.add("orders whose delay note no model classified", try models.decode(Int.self, at: 1), mustBeZero: true)
+            let calls = try await connection.query("SELECT count(*) FROM baton.journal WHERE kind = 'step-completed' AND model IS NOT NULL").scalar(Int.self)
+            report.add("model calls journaled", calls)
 
             let ledger = try await connection.query("""
                 SELECT count(*) FROM (

@@ -149,21 +149,25 @@ struct ModelRouterTests {
         #expect(ModelPrice.free.cost(of: TokenUsage(input: 10, output: 10)) == 0)
     }
 
-    @Test func aFailingProviderFallsBackOn500TimeoutAndMalformedAnswers() async throws {
+    @Test func aFailingProviderFallsBackOn500TimeoutMalformedAnswersAndRefusals() async throws {
         let broken = try await FakeModelServer.start { _, _ in .init(status: 500, body: ProviderWire.openAIError) }
         let slow = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("late"), delay: .seconds(3)) }
         let garbled = try await FakeModelServer.start { _, _ in .init(body: #"{"choices": "#) }
+        let refusing = try await FakeModelServer.start { _, _ in
+            .init(body: #"{"choices": [{"index": 0, "message": {"role": "assistant", "content": null, "refusal": "I can't help with that."}, "finish_reason": "stop"}]}"#)
+        }
         let good = try await FakeModelServer.start { _, _ in .init(body: ProviderWire.openAI("Rotterdam")) }
-        defer { Task { for server in [broken, slow, garbled, good] { await server.close() } } }
+        let servers = [broken, slow, garbled, refusing, good]
+        defer { Task { for server in servers { await server.close() } } }
+        let names = ["broken", "slow", "garbled", "refusing", "good"]
         let router = try ModelRouter(
-            models: [RoutableModel(try openAI(broken, name: "broken")), RoutableModel(try openAI(slow, name: "slow")),
-                     RoutableModel(try openAI(garbled, name: "garbled")), RoutableModel(try openAI(good, name: "good"))],
-            routes: [ModelRoute(task: "draft", candidates: ["broken", "slow", "garbled", "good"], latencyBudget: .milliseconds(500))]
+            models: try zip(servers, names).map { RoutableModel(try openAI($0, name: $1)) },
+            routes: [ModelRoute(task: "draft", candidates: names, latencyBudget: .milliseconds(500))]
         )
         let answer = try await router.answer("draft", ChatRequest(prompt: "Where?"))
-        #expect(answer.text == "Rotterdam" && answer.model == "good" && answer.fallbacks == 3)
-        #expect(answer.attempts.map(\.outcome) == ["http status", "timeout", "malformed response", "ok"])
-        #expect([broken, slow, garbled, good].map(\.requests.count) == [1, 1, 1, 1])
+        #expect(answer.text == "Rotterdam" && answer.model == "good" && answer.fallbacks == 4)
+        #expect(answer.attempts.map(\.outcome) == ["http status", "timeout", "malformed response", "refusal", "ok"])
+        #expect(servers.map(\.requests.count) == [1, 1, 1, 1, 1])
     }
 
     @Test func aBreakerOpensAfterConsecutiveFailuresSkipsTheProviderThenProbesAfterTheCoolDown() async throws {
