@@ -36,6 +36,8 @@ struct HTTPModelTransport: Sendable {
                 answer = try await response.body.collect(upTo: 16 * 1024 * 1024)
             } catch let error as HTTPClientError where [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
                 throw ModelError(.timeout, model: model, "no answer within \(timeout)")
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
                 throw ModelError(.unreachable, model: model, "\(error)")
             }

@@ -170,6 +170,22 @@ struct ModelRouterTests {
         #expect(servers.map(\.requests.count) == [1, 1, 1, 1, 1])
     }
 
+    @Test func aModelOfYourOwnThatThrowsItsOwnErrorFallsBackToo() async throws {
+        struct Flaky: ChatModel {
+            struct Down: Error {}
+            let name = "own"
+            let capabilities: Set<ModelCapability> = [.text]
+            func complete(_ request: ChatRequest) async throws -> ChatResponse { throw Down() }
+        }
+        let router = try ModelRouter(
+            models: [RoutableModel(Flaky()), RoutableModel(try Examples.rules())],
+            routes: [ModelRoute(task: "draft", candidates: ["own", "rules"])]
+        )
+        let answer = try await router.answer("draft", ChatRequest(prompt: "Order 7 ships today."))
+        #expect(answer.model == "rules" && answer.text == "Order 7 ships today. We are sorry for the wait.")
+        #expect(answer.attempts.map(\.outcome) == ["error", "ok"])
+    }
+
     @Test func aBreakerOpensAfterConsecutiveFailuresSkipsTheProviderThenProbesAfterTheCoolDown() async throws {
         let healthy = Mutex(false)
         let flaky = try await FakeModelServer.start { _, _ in

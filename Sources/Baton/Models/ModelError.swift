@@ -23,6 +23,8 @@ public struct ModelError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let noCandidate = Code("no candidate")
         /// Two models disagreed (one drafted, the other did not validate the draft).
         public static let disagreement = Code("disagreement")
+        /// A model of your own threw an error of its own type.
+        public static let other = Code("error")
     }
 
     public let code: Code

@@ -155,7 +155,8 @@ public struct ModelRouter: Sendable {
                         task: task, model: name, text: response.text, toolCalls: response.toolCalls, usage: response.usage, costUSD: cost,
                         latencyMilliseconds: (ContinuousClock.now - started).milliseconds, attempts: attempts
                     )
-                } catch let error as ModelError {
+                } catch let error where !(error is CancellationError) {
+                    let error = error as? ModelError ?? ModelError(.other, model: name, "\(error)")
                     candidate.breaker.recordFailure()
                     attempts.append(ModelAttempt(model: name, outcome: error.code.description, error: error.message, breaker: breaker, latencyMilliseconds: (ContinuousClock.now - callStarted).milliseconds, usage: nil))
                     lastError = error
