@@ -12,21 +12,22 @@ let stepExecutions = Mutex<[String: Int]>([:])
 let pausedAction = Gate()
 
 actor Gate {
-    private var waiters: [String: CheckedContinuation<Void, Never>] = [:]
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
     private var opened: Set<String> = []
     private var arrived: Set<String> = []
 
     func wait(_ key: String) async {
         arrived.insert(key)
         if opened.contains(key) { return }
-        await withCheckedContinuation { waiters[key] = $0 }
+        await withCheckedContinuation { waiters[key, default: []].append($0) }
     }
 
     func hasArrived(_ key: String) -> Bool { arrived.contains(key) }
 
+    /// Lets every waiter on `key` go on, and those that come later.
     func open(_ key: String) {
         opened.insert(key)
-        waiters.removeValue(forKey: key)?.resume()
+        for waiter in waiters.removeValue(forKey: key) ?? [] { waiter.resume() }
     }
 }
 

@@ -231,3 +231,58 @@ struct LeaseClockTests {
         }
     }
 }
+
+/// One step, journaled at once, that holds until the test lets it go on.
+struct HeldStep: Workflow {
+    static let name = "held-step"
+    static let version = 1
+    struct Context: Codable, Sendable { var tag: String }
+    enum State: String, WorkflowState { case work, done }
+
+    static var definition: Definition<Self> {
+        Definition(initial: .work) {
+            Action(.work, to: .done) { run in
+                let tag = run.context.tag
+                _ = try await run.step("held", journal: .atOnce) { attempt in
+                    stepExecutions.withLock { $0[attempt.idempotencyKey, default: 0] += 1 }
+                    await pausedAction.wait(tag)
+                    return true
+                }
+                return .done
+            }
+            Terminal(.done)
+        }
+    }
+}
+
+@Suite("A run a worker claims again while driving it", .tags(.database))
+struct ClaimedAgainTests {
+    @Test func isDrivenAfterTheDriveInFlightNotBesideIt() async throws {
+        try await withMigratedStore { store, clockwork in
+            let tag = "again-\(UUID().uuidString.prefix(8))"
+            let id = try await store.start(HeldStep.self, context: .init(tag: tag)).runID
+            var registry = WorkflowRegistry()
+            try registry.register(HeldStep.self)
+            let worker = Worker(
+                store: store, registry: registry,
+                configuration: .init(concurrency: 4, lease: .seconds(30), pollInterval: .milliseconds(50)), logger: Logger(label: "test")
+            )
+            let running = Task { try await worker.run() }
+            #expect(try await eventually { await pausedAction.hasArrived(tag) })
+            // The lease runs out while the step runs (a stalled heartbeat); the worker's
+            // own claim loop takes the run again.
+            try await clockwork.connection.query("UPDATE baton.runs SET lease_expires_at = now() - interval '1 second' WHERE id = \(id)")
+            #expect(try await eventually {
+                try await clockwork.connection.query("SELECT lease_expires_at > now() FROM baton.runs WHERE id = \(id)").scalar(Bool.self)
+            })
+            try await Task.sleep(for: .milliseconds(200))
+            await pausedAction.open(tag)
+            #expect(try await eventually { try await store.run(id)?.status == "succeeded" })
+            running.cancel()
+            try await running.value
+            // One execution: the second claim did not start a second drive beside the first.
+            #expect(stepExecutions.withLock { $0["\(id.uuidString.lowercased()):1:held"] } == 1)
+            #expect(try await store.verify(id).mismatches.isEmpty)
+        }
+    }
+}

@@ -106,11 +106,24 @@ public final class Worker: Sendable {
 
     /// Drives `run`, then the runs claimed ahead, one after another, while there are any.
     private func drive(startingWith run: StoredRun) async {
-        var next: StoredRun? = run
-        while let run = next {
-            // Driving is not cancelled with the worker: a run stops at its next wait or end.
-            await Task { await self.drive(run) }.value
-            next = holdings.withLock { $0.finished(run.id) }
+        var next: Holdings.Next? = .claimed(run)
+        while let turn = next {
+            let id: UUID
+            switch turn {
+            case .claimed(let run):
+                id = run.id
+                // Driving is not cancelled with the worker: a run stops at its next wait or end.
+                await Task { await self.drive(run) }.value
+            case .claimedAgain(let runID):
+                id = runID
+                // Claimed again while this worker still drove it (its lease ran out meanwhile):
+                // that claim's row is older than what the drive wrote since. Drive the run as
+                // it stands now, if it is still this worker's and not finished.
+                if let run = try? await store.run(runID), run.leaseOwner == store.workerID, ["runnable", "waiting"].contains(run.status) {
+                    await Task { await self.drive(run) }.value
+                }
+            }
+            next = holdings.withLock { $0.finished(id) }
             wakeUp.signal()
         }
     }
@@ -183,6 +196,16 @@ private struct Holdings {
     /// (an event woke it), and that claim must be driven too.
     private(set) var held: [UUID: Int] = [:]
     private var queued: [StoredRun] = []
+    /// Runs claimed again while queued or being driven: each goes on, re-read, in the
+    /// slot of the drive before it once that one is done, never beside it.
+    private var claimedAgain: Set<UUID> = []
+
+    /// What a slot drives next.
+    enum Next {
+        case claimed(StoredRun)
+        /// A run claimed again while this worker held it: re-read it before driving.
+        case claimedAgain(UUID)
+    }
     private var driving = 0
     /// When this worker's lease on each held run ends by its own clock: measured from
     /// before the statement that took or renewed it, so never later than the database's.
@@ -212,7 +235,14 @@ private struct Holdings {
     /// Takes newly claimed runs; returns those that start now, in free slots.
     mutating func add(_ claimed: [StoredRun], slots: Int) -> [StoredRun] {
         for run in claimed {
-            held[run.id, default: 0] += 1
+            if held[run.id] != nil, !claimedAgain.contains(run.id) {
+                // Two drives of one run at once would both act on it; the second waits.
+                claimedAgain.insert(run.id)
+                held[run.id, default: 0] += 1
+                continue
+            }
+            guard held[run.id] == nil else { continue }
+            held[run.id] = 1
             queued.append(run)
         }
         let starting = Array(queued.prefix(max(0, slots - driving)))
@@ -221,15 +251,17 @@ private struct Holdings {
         return starting
     }
 
-    /// Lets go of a run that stopped; returns the queued run its slot goes to, if any.
-    mutating func finished(_ run: UUID) -> StoredRun? {
+    /// Lets go of a run that stopped; returns what its slot drives next, if anything:
+    /// the same run if it was claimed again meanwhile, else the oldest queued run.
+    mutating func finished(_ run: UUID) -> Next? {
         held[run] = held[run].flatMap { $0 > 1 ? $0 - 1 : nil }
+        if claimedAgain.remove(run) != nil { return .claimedAgain(run) }
         if held[run] == nil { leaseEnds[run] = nil }
         guard !queued.isEmpty else {
             driving -= 1
             return nil
         }
-        return queued.removeFirst()
+        return .claimed(queued.removeFirst())
     }
 
     /// Starts every queued run, slots or not (the worker is stopping).
