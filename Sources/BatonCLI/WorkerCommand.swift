@@ -34,7 +34,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency > 0 else { throw ValidationError("--concurrency must be 1 or more") }
-        guard leaseSeconds > 0 else { throw ValidationError("--lease-seconds must be positive") }
+        guard leaseSeconds > 0, Duration.seconds(ifSensible: leaseSeconds) != nil else {
+            throw ValidationError("--lease-seconds must be positive, and at most a century")
+        }
         guard pollMilliseconds > 0 else { throw ValidationError("--poll-milliseconds must be positive") }
     }
 
@@ -58,7 +60,7 @@ struct WorkerCommand: AsyncParsableCommand {
             policies: policyBook,
             models: router,
             configuration: WorkerConfiguration(
-                concurrency: concurrency, lease: .milliseconds(Int64(leaseSeconds * 1000)),
+                concurrency: concurrency, lease: Duration.seconds(ifSensible: leaseSeconds) ?? .seconds(30),
                 pollInterval: .milliseconds(pollMilliseconds)
             ),
             logger: logger

@@ -46,13 +46,21 @@ public enum ModelCatalog {
             throw BatonError(.invalidRequest, "not a models file: \(decodingProblem(error))")
         }
         let models = extraModels + (try file.models.map { try $0.routable(client: client) })
-        let routes = file.routes.map {
+        let routes = try file.routes.map { route in
             ModelRoute(
-                task: $0.task, candidates: $0.candidates, requires: Set(($0.requires ?? []).map { ModelCapability($0) }), maxCostUSD: $0.maxCostUSD,
-                latencyBudget: $0.latencyBudgetSeconds.map { .milliseconds(Int64($0 * 1000)) }
+                task: route.task, candidates: route.candidates, requires: Set((route.requires ?? []).map { ModelCapability($0) }), maxCostUSD: route.maxCostUSD,
+                latencyBudget: try route.latencyBudgetSeconds.map { try seconds($0, "route \(route.task): latencyBudgetSeconds") }
             )
         }
         return try ModelRouter(models: models, routes: routes, reasks: file.reasks ?? 2, budget: file.budget ?? ModelBudget())
+    }
+
+    /// `value` seconds, or a clear error naming `what`.
+    static func seconds(_ value: Double, _ what: String) throws -> Duration {
+        guard value > 0, let duration = Duration.seconds(ifSensible: value) else {
+            throw BatonError(.invalidRequest, "\(what) must be a positive number of seconds, at most a century, not \(value)")
+        }
+        return duration
     }
 
     struct File: Decodable {
@@ -95,7 +103,7 @@ public enum ModelCatalog {
 
         func routable(client: HTTPClient) throws -> RoutableModel {
             let capabilities = self.capabilities.map { Set($0.map { ModelCapability($0) }) }
-            let timeout = Duration.milliseconds(Int64((timeoutSeconds ?? 60) * 1000))
+            let timeout = try seconds(timeoutSeconds ?? 60, "model \(name): timeoutSeconds")
             let chat: any ChatModel
             switch provider {
             case "openai":
@@ -118,7 +126,9 @@ public enum ModelCatalog {
             default:
                 throw BatonError(.invalidRequest, "model \(name) has provider \(provider); known: openai, anthropic, rules")
             }
-            let breaker = breaker.map { CircuitBreaker(failureThreshold: $0.failures, coolDown: .milliseconds(Int64($0.coolDownSeconds * 1000))) }
+            let breaker = try breaker.map {
+                CircuitBreaker(failureThreshold: $0.failures, coolDown: try seconds($0.coolDownSeconds, "model \(name): breaker coolDownSeconds"))
+            }
             return RoutableModel(chat, price: price ?? .free, breaker: breaker ?? CircuitBreaker())
         }
     }

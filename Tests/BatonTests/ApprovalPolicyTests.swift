@@ -92,6 +92,11 @@ struct ApprovalPolicyTests {
         (#"{"policies": [{"name": "p", "roles": {"finance": []}, "rules": [{"name": "d", "decision": "suggest-only"}]}]}"#,
          "policy p: role finance has no members, so no one could approve as it"),
         ("{not json", "not valid JSON"),
+        // Numbers too large for their type are refused, not trapped on (found by the fuzzer).
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "quorum": 9223372036854775808, "deadline": "1h"}]}, "# + fallback),
+         #"policy payments, rule 1 (x), approver level 1: "quorum" must be a whole number"#),
+        (file(rules: #"{"name": "x", "decision": "require-approval", "approvers": [{"roles": ["cfo"], "deadline": "1e300s"}]}, "# + fallback),
+         #"policy payments, rule 1 (x), approver level 1: deadline "1e300s" is not a duration such as 90s, 30m, 4h or 2d"#),
         // A key with a newline in it is quoted escaped: the message stays one line (found by the fuzzer).
         (file(rules: #"{"name": "x", "decision": "auto-execute", "a\nb": 1}"#), #"policy payments, rule 1 has an unknown key "a\nb" (known: approvers, decision, name, when, whenExpired)"#),
     ])

@@ -206,19 +206,22 @@ private enum PolicyFileShape {
         let object = try object(value, at: place)
         try check(object, allowed: ["roles", "quorum", "deadline"], at: place)
         guard let roles = try strings(object["roles"], "roles", at: place) else { throw PolicyError("\(place) needs \"roles\"") }
-        let quorum = try number(object["quorum"], "quorum", at: place) ?? 1
-        guard quorum == quorum.rounded() else { throw PolicyError("\(place): \"quorum\" must be a whole number") }
+        let number = try number(object["quorum"], "quorum", at: place) ?? 1
+        guard let quorum = Int(exactly: number) else { throw PolicyError("\(place): \"quorum\" must be a whole number") }
         let deadlineText = try string(object["deadline"], "deadline", at: place)
         guard let deadline = parseDuration(deadlineText) else {
             throw PolicyError("\(place): deadline \"\(deadlineText)\" is not a duration such as 90s, 30m, 4h or 2d")
         }
-        return ApproverLevel(roles: roles, quorum: Int(quorum), deadline: deadline)
+        return ApproverLevel(roles: roles, quorum: quorum, deadline: deadline)
     }
 
     /// `90s`, `30m`, `4h`, `2d` (a number, maybe with a fraction or a sign, and a unit).
+    /// A negative one reads as such, so that it is refused as not positive; one past a
+    /// century, or not a number, is no duration.
     static func parseDuration(_ text: String) -> Duration? {
         let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
         guard let unit = text.last.flatMap({ units[$0] }), let amount = Double(text.dropLast()) else { return nil }
-        return .milliseconds(Int64((amount * unit * 1000).rounded()))
+        guard let length = Duration.seconds(ifSensible: abs(amount * unit)) else { return nil }
+        return amount < 0 ? .zero - length : length
     }
 }
