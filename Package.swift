@@ -53,12 +53,12 @@ let package = Package(
         .executableTarget(
             name: "BatonBench",
             dependencies: [
-                "Baton", "BatonExamples", "LibPQ",
+                "Baton", "BatonExamples", "BatonTesting", "LibPQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "BatonChaos", dependencies: ["Baton", "BatonExamples", "LibPQ"]),
+        .target(name: "BatonChaos", dependencies: ["Baton", "BatonExamples", "BatonTesting", "LibPQ"]),
         .executableTarget(
             name: "BatonChaosCommand",
             dependencies: ["BatonChaos", .product(name: "ArgumentParser", package: "swift-argument-parser")]

@@ -1,5 +1,6 @@
 import Baton
 import BatonExamples
+import BatonTesting
 import Foundation
 import LibPQ
 
@@ -30,15 +31,17 @@ struct TakeoverBenchmark {
         try await load.prepare(admin, store: RunStore(pool: pool, workerID: "bench"), progress: progress)
         await pool.close()
 
-        return try await BenchWorkers.with(baton: baton, configuration: configuration) { workers in
-            let victim = try workers.start(concurrency: Self.victimRuns, leaseSeconds: Self.leaseSeconds)
-            let victimID = BenchWorkers.workerID(of: victim)
+        return try await WorkerProcesses.withScratch(
+            baton: baton, environment: ["BATON_DATABASE_URL": configuration.connectionString], concurrency: Self.victimRuns, leaseSeconds: Self.leaseSeconds
+        ) { workers in
+            let victim = try workers.start()
+            let victimID = WorkerProcesses.workerID(of: victim)
             func held(by owner: String) async throws -> Int {
                 try await admin.query("SELECT count(*) FROM baton.runs WHERE lease_owner = \(owner) AND status = 'runnable'").scalar(Int.self)
             }
             try await waitUntil("the first worker holds every run") { try await held(by: victimID) == Self.victimRuns }
-            let heir = try workers.start(concurrency: Self.victimRuns, leaseSeconds: Self.leaseSeconds)
-            let heirID = BenchWorkers.workerID(of: heir)
+            let heir = try workers.start()
+            let heirID = WorkerProcesses.workerID(of: heir)
             try await Task.sleep(for: .milliseconds(500))  // the heir is up and polling
 
             progress.say("  SIGKILL of a worker holding \(Self.victimRuns) runs; waiting for the takeover …")

@@ -1,5 +1,6 @@
 import Baton
 import BatonExamples
+import BatonTesting
 import Foundation
 import LibPQ
 
@@ -32,13 +33,13 @@ struct WaitingMemoryBenchmark {
         let store = RunStore(pool: pool, workerID: "bench")
         defer { Task { await pool.close() } }
         try await TenStepLoad(runs: Self.workRuns).prepare(admin, store: store, progress: progress)
-        return try await BenchWorkers.with(baton: baton, configuration: configuration) { workers in
-            let worker = try workers.start(concurrency: 8)
+        return try await WorkerProcesses.withScratch(baton: baton, environment: ["BATON_DATABASE_URL": configuration.connectionString], concurrency: 8) { workers in
+            let worker = try workers.start()
             func workedOff() async throws -> Bool {
                 try await admin.query("SELECT count(*) FROM baton.runs WHERE workflow = 'ten-steps' AND status <> 'succeeded'").scalar(Int.self) == 0
             }
             try await waitUntil("the worker finished the first runs", workedOff)
-            let without = try BenchWorkers.residentMiB(of: worker)
+            let without = try WorkerProcesses.residentMiB(of: worker)
 
             progress.say("  parking \(Self.waitingRuns) runs on events, then the same work again …")
             try await admin.query("""
@@ -56,7 +57,7 @@ struct WaitingMemoryBenchmark {
             try await admin.runScript("ANALYZE baton.runs")
             for _ in 0..<Self.workRuns { _ = try await store.start(TenSteps.self, context: .init()) }
             try await waitUntil("the worker finished the second runs", workedOff)
-            let with = try BenchWorkers.residentMiB(of: worker)
+            let with = try WorkerProcesses.residentMiB(of: worker)
             return Figure(waitingRuns: Self.waitingRuns, residentMiBWithoutWaitingRuns: without, residentMiBWithWaitingRuns: with)
         }
     }

@@ -1,4 +1,5 @@
 import Baton
+import BatonTesting
 import Foundation
 import LibPQ
 
@@ -34,8 +35,8 @@ struct WorkerProcessBenchmark {
         await pool.close()
 
         progress.say("  \(processes) worker process\(processes == 1 ? "" : "es") working for \(seconds) s …")
-        let (before, after) = try await BenchWorkers.with(baton: baton, configuration: configuration) { workers in
-            for _ in 0..<processes { try workers.start(concurrency: Self.concurrency) }
+        let (before, after) = try await WorkerProcesses.withScratch(baton: baton, environment: ["BATON_DATABASE_URL": configuration.connectionString], concurrency: Self.concurrency) { workers in
+            for _ in 0..<processes { try workers.start() }
             // Let them connect and reach their pace before the window opens.
             try await Task.sleep(for: .seconds(1))
             let before = try await EngineCounters.read(admin)

@@ -1,5 +1,6 @@
 import Baton
 import BatonExamples
+import BatonTesting
 import Foundation
 import LibPQ
 import Synchronization
@@ -43,9 +44,11 @@ public struct ChaosHarness: Sendable {
         defer { Task { await pool.close() } }
         let store = RunStore(pool: pool, workerID: "chaos-harness")
         let stepLog = folder.appending(path: "steps.log").path
+        // 2 s leases, so paused and killed workers' runs are taken over soon.
         let workers = WorkerProcesses(
             baton: baton, folder: folder,
-            environment: ["BATON_DATABASE_URL": database.url + "&application_name=\(Self.workerApplication)", "BATON_STEP_LOG": stepLog]
+            environment: ["BATON_DATABASE_URL": database.url + "&application_name=\(Self.workerApplication)", "BATON_STEP_LOG": stepLog],
+            leaseSeconds: 2
         )
         for _ in 0..<profile.workers { try workers.start() }
         let tally = EventTally()
