@@ -16,15 +16,15 @@
 --   baton.run_costs          cost per run
 --   baton.model_performance  per model: calls, p50/p95 latency, error rate, fallback rate
 --
--- The partial index keeps budget checks (spending of a workflow today) and the views to
--- model-call entries only.
+-- The partial index holds answered model calls only (a cheap predicate on every journal
+-- insert), so a budget check reads a workflow's spending today without a scan.
 --
 -- Useful queries:
 --   SELECT * FROM baton.model_costs WHERE day > now() - interval '7 days' ORDER BY cost_usd DESC;
 --   SELECT * FROM baton.run_costs ORDER BY cost_usd DESC LIMIT 10;
 --   SELECT model, p95_ms, error_rate, fallback_rate FROM baton.model_performance;
 
-CREATE INDEX journal_model_calls ON baton.journal (recorded_at) WHERE model IS NOT NULL OR (kind = 'step-failed' AND jsonb_typeof(payload) = 'array');
+CREATE INDEX journal_model_calls ON baton.journal (recorded_at) WHERE model IS NOT NULL;
 
 CREATE VIEW baton.model_calls AS
 SELECT j.run_id, r.workflow, j.state_from AS state, j.step_name, j.seq, j.payload ->> 'task' AS task, j.model,

@@ -10,7 +10,7 @@ extension RunStore {
             try await connection.query("""
                 SELECT (SELECT coalesce(sum(cost_usd), 0) FROM baton.journal WHERE run_id = \(run) AND cost_usd IS NOT NULL)::text,
                        (SELECT coalesce(sum(j.cost_usd), 0) FROM baton.journal j JOIN baton.runs r ON r.id = j.run_id
-                        WHERE j.cost_usd IS NOT NULL AND r.workflow = \(workflow)
+                        WHERE j.model IS NOT NULL AND r.workflow = \(workflow)
                           AND j.recorded_at >= date_trunc('day', baton.current_time() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')::text
                 """)[0]
         }
