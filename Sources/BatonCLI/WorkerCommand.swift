@@ -14,6 +14,11 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Any number of workers, on any number of machines, may share one database. A worker \
             that dies leaves its runs to the others once their leases expire.
+
+            On SIGTERM or SIGINT a worker stops claiming and lets the runs it drives reach their \
+            next wait or end, for at most --stop-grace-seconds. Runs still being driven then are \
+            given up: their leases are released at once for another worker to take them over, \
+            and a step still running is not journaled (it runs again there).
             """
     )
 
@@ -25,6 +30,9 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Option(help: "Milliseconds between looks for work when no notification arrives.")
     var pollMilliseconds = 1000
+
+    @Option(help: "Seconds a stopping worker lets the runs it drives reach their next wait or end before it gives them up.")
+    var stopGraceSeconds = 30.0
 
     @Option(help: "A JSON or YAML (.yaml, .yml) file of approval policies; each replaces the built-in policy of its name.")
     var policies: String?
@@ -38,6 +46,9 @@ struct WorkerCommand: AsyncParsableCommand {
             throw ValidationError("--lease-seconds must be positive, and at most a century")
         }
         guard pollMilliseconds > 0 else { throw ValidationError("--poll-milliseconds must be positive") }
+        guard Duration.seconds(ifSensible: stopGraceSeconds) != nil else {
+            throw ValidationError("--stop-grace-seconds must be 0 or more, and at most a century")
+        }
     }
 
     func run() async throws {
@@ -61,7 +72,7 @@ struct WorkerCommand: AsyncParsableCommand {
             models: router,
             configuration: WorkerConfiguration(
                 concurrency: concurrency, lease: Duration.seconds(ifSensible: leaseSeconds) ?? .seconds(30),
-                pollInterval: .milliseconds(pollMilliseconds)
+                pollInterval: .milliseconds(pollMilliseconds), stopGrace: Duration.seconds(ifSensible: stopGraceSeconds) ?? .seconds(30)
             ),
             logger: logger
         )

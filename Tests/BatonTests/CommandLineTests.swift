@@ -13,6 +13,14 @@ struct CommandLineTests {
         }
     }
 
+    @Test func aWorkerRefusesAStopGraceThatIsNotASensibleNumberOfSeconds() async throws {
+        for grace in ["-1", "1e300", "nan", "soon"] {
+            let result = try await BatonProcess(["worker", "--stop-grace-seconds=\(grace)"]).run()
+            #expect(result.status == 2, "--stop-grace-seconds \(grace) exited \(result.status)")
+            #expect(result.standardError.hasPrefix("Error: ") && result.standardError.contains("--stop-grace-seconds"), "\(result.standardError)")
+        }
+    }
+
     @Test func helpExitsWithStatus0AndListsTheCommands() async throws {
         let result = try await BatonProcess(["--help"]).run()
         #expect(result.status == 0)

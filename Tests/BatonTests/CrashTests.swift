@@ -186,6 +186,53 @@ struct FencingTests {
     }
 }
 
+@Suite("Stopping a worker with runs mid-step", .tags(.database, .process))
+struct StopGraceTests {
+    @Test func afterItsStopGraceAWorkerGivesUpARunMidStepWithoutJournalingAndAnotherTakesItOverAtOnce() async throws {
+        try await withMigratedStore { store, clockwork in
+            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-grace-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let stepLog = folder.appending(path: "steps.log").path
+            // Its first step takes ten minutes: a stop that waited for it would take as long.
+            let id = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 600_000)).runID
+            func worker(_ name: String) throws -> (ChildProcess, log: String) {
+                let log = folder.appending(path: "\(name).log").path
+                let process = try BatonProcess(
+                    // A lease far longer than the test: a takeover can only come from the lease given up.
+                    ["worker", "--stop-grace-seconds", "1", "--lease-seconds", "600", "--poll-milliseconds", "100"],
+                    environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_STEP_LOG": stepLog]
+                ).start(log: log)
+                return (process, log)
+            }
+            func stepStarts() -> Int {
+                ((try? String(contentsOfFile: stepLog, encoding: .utf8)) ?? "").split(separator: "\n").count
+            }
+
+            let (first, firstLog) = try worker("first")
+            #expect(try await eventually { stepStarts() == 1 })
+            kill(first.pid, SIGTERM)
+            let gaveUp = try await eventually(within: .seconds(20)) {
+                ((try? String(contentsOfFile: firstLog, encoding: .utf8)) ?? "").contains("stop grace passed")
+            }
+            if !gaveUp { kill(first.pid, SIGKILL) }
+            let status = await first.exitStatus()
+            #expect(gaveUp && status == 0, "the stopping worker did not give the run up (status \(status)): \((try? String(contentsOfFile: firstLog, encoding: .utf8)) ?? "")")
+            // Given up: no lease, due now, and nothing journaled after the start.
+            let run = try #require(try await store.run(id))
+            #expect(run.leaseOwner == nil)
+            #expect((run.status, run.state, run.seq) == ("runnable", "step1", 1))
+
+            let (second, _) = try worker("second")
+            #expect(try await eventually(within: .seconds(20)) { stepStarts() == 2 })
+            #expect(try await store.run(id)?.leaseOwner?.hasSuffix("-\(second.pid)") == true)
+            kill(second.pid, SIGKILL)
+            _ = await second.exitStatus()
+            #expect(try await store.verify(id).mismatches.isEmpty)
+        }
+    }
+}
+
 @Suite("Waits and timers across worker restarts", .tags(.database, .process))
 struct RestartTests {
     @Test func anEventSentWhileNoWorkerRunsAndATimerAreHonouredByTheNextWorker() async throws {

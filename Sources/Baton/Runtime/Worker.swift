@@ -20,16 +20,23 @@ public struct WorkerConfiguration: Sendable {
     /// waiting for a claim: `concurrency / 8`, at least 1, unless given. They are
     /// leased to this worker meanwhile.
     public var claimAhead: Int
+    /// How long a stopping worker waits for the runs it drives to reach their next wait
+    /// or end. After that it gives their leases up, so other workers take them over at
+    /// once from their journals, and cancels their drives, whose writes are refused from
+    /// then on: a step still running is not journaled, and runs again where the run is
+    /// taken over. 30 seconds unless given (a Kubernetes pod gets 30 before `SIGKILL`).
+    public var stopGrace: Duration
 
     public init(
         concurrency: Int = 8, lease: Duration = .seconds(30), heartbeat: Duration? = nil, pollInterval: Duration = .seconds(1),
-        claimAhead: Int? = nil
+        claimAhead: Int? = nil, stopGrace: Duration = .seconds(30)
     ) {
         self.concurrency = max(1, concurrency)
         self.lease = lease
         self.heartbeat = heartbeat ?? lease / 3
         self.pollInterval = pollInterval
         self.claimAhead = max(0, claimAhead ?? max(1, concurrency / 8))
+        self.stopGrace = max(.zero, stopGrace)
     }
 }
 
@@ -42,7 +49,8 @@ public struct WorkerConfiguration: Sendable {
 /// `NOTIFY` and poll as a fallback.
 ///
 /// Stopping (cancelling the task that runs ``run()``) is graceful: the worker stops
-/// claiming and lets the runs it is driving reach their next wait or end.
+/// claiming and lets the runs it is driving reach their next wait or end, for at most
+/// ``WorkerConfiguration/stopGrace``; runs still being driven then are given up.
 public final class Worker: Sendable {
     public let store: RunStore
     public let registry: WorkflowRegistry
@@ -54,6 +62,7 @@ public final class Worker: Sendable {
     private let logger: Logger
     private let holdings = Mutex(Holdings())
     private let wakeUp = WakeSignal()
+    private let drives = Mutex(Drives())
 
     public init(
         store: RunStore, registry: WorkflowRegistry, policies: PolicyBook = PolicyBook(), models: ModelRouter? = nil,
@@ -67,7 +76,8 @@ public final class Worker: Sendable {
         self.logger = logger
     }
 
-    /// Works until cancelled, then returns once the runs in flight have stopped.
+    /// Works until cancelled, then returns once the runs in flight have stopped, or have
+    /// been given up when ``WorkerConfiguration/stopGrace`` passed.
     /// Throws at once if an approval state names a policy the worker was not given.
     public func run() async throws {
         try policies.check(covers: registry)
@@ -97,7 +107,12 @@ public final class Worker: Sendable {
                 }
                 // Runs claimed ahead are driven too: they are this worker's until their next wait or end.
                 for run in holdings.withLock({ $0.startAll() }) { drives.addTask { await self.drive(startingWith: run) } }
+                let grace = Task {
+                    guard (try? await Task.sleep(for: configuration.stopGrace)) != nil else { return }
+                    await giveUpDrives()
+                }
                 await drives.waitForAll()
+                grace.cancel()
             }
             group.cancelAll()
         }
@@ -112,20 +127,56 @@ public final class Worker: Sendable {
             switch turn {
             case .claimed(let run):
                 id = run.id
-                // Driving is not cancelled with the worker: a run stops at its next wait or end.
-                await Task { await self.drive(run) }.value
+                await driveToItsNextStop(run)
             case .claimedAgain(let runID):
                 id = runID
                 // Claimed again while this worker still drove it (its lease ran out meanwhile):
                 // that claim's row is older than what the drive wrote since. Drive the run as
                 // it stands now, if it is still this worker's and not finished.
                 if let run = try? await store.run(runID), run.leaseOwner == store.workerID, ["runnable", "waiting"].contains(run.status) {
-                    await Task { await self.drive(run) }.value
+                    await driveToItsNextStop(run)
                 }
             }
             next = holdings.withLock { $0.finished(id) }
             wakeUp.signal()
         }
+    }
+
+    /// Drives `run` in a task of its own, which the worker's stop does not cancel: a run
+    /// stops at its next wait or end, unless the stop grace passes first
+    /// (``giveUpDrives()``).
+    private func driveToItsNextStop(_ run: StoredRun) async {
+        let task = Task { await self.drive(run) }
+        let givenUp = drives.withLock { drives in
+            drives.tasks[run.id] = task
+            return drives.givenUp
+        }
+        if givenUp { task.cancel() }
+        await task.value
+        drives.withLock { _ = $0.tasks.removeValue(forKey: run.id) }
+    }
+
+    /// The stop grace passed with runs still being driven: gives their leases up, so
+    /// other workers take them over at once, then cancels their drives. Their writes
+    /// are refused from the moment the leases are given up, so a step still running
+    /// is not journaled here; it runs again where its run is taken over.
+    private func giveUpDrives() async {
+        let held = holdings.withLock { $0.giveUpAll() }
+        do {
+            let givenUp = try await store.giveUpLeases(on: held)
+            logger.warning("stop grace passed: gave up the runs still being driven; other workers take them over", metadata: [
+                "runs": "\(givenUp)", "grace_seconds": "\(configuration.stopGrace.seconds)",
+            ])
+        } catch {
+            logger.warning("stop grace passed, and giving up the leases failed: they expire by themselves", metadata: [
+                "runs": "\(held.count)", "error": .string(oneLine(error)),
+            ])
+        }
+        let tasks = drives.withLock { drives in
+            drives.givenUp = true
+            return Array(drives.tasks.values)
+        }
+        for task in tasks { task.cancel() }
     }
 
     private func drive(_ run: StoredRun) async {
@@ -141,11 +192,17 @@ public final class Worker: Sendable {
                     holdings.withLock { $0.holdsLease(on: id) }
                 }).drive(workflow.workflowType, run)
             }
-            if stop == .fencedOut {
+            if stop == .fencedOut, drives.withLock(\.givenUp) {
+                logger.notice("given up at the stop grace; another worker takes it over", metadata: ["run": .string(run.id.uuidString)])
+            } else if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
             } else {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
+        } catch where drives.withLock(\.givenUp) {
+            logger.notice("given up at the stop grace; another worker takes it over", metadata: [
+                "run": .string(run.id.uuidString), "stopped by": .string(oneLine(error)),
+            ])
         } catch {
             // Given back with a growing delay, so a run that can't be driven (a bug, a
             // context that no longer decodes) does not take a worker at every lease expiry.
@@ -187,6 +244,13 @@ public final class Worker: Sendable {
             }
         }
     }
+}
+
+/// The tasks driving runs, by run, once the worker has been stopped for longer than its
+/// stop grace (`givenUp`).
+private struct Drives {
+    var tasks: [UUID: Task<Void, Never>] = [:]
+    var givenUp = false
 }
 
 /// The runs a worker holds: being driven, or claimed ahead and queued for a slot.
@@ -262,6 +326,13 @@ private struct Holdings {
             return nil
         }
         return .claimed(queued.removeFirst())
+    }
+
+    /// Gives up every lease (the stop grace passed): no step starts from now on. Returns
+    /// the runs held.
+    mutating func giveUpAll() -> [UUID] {
+        leaseEnds = [:]
+        return Array(held.keys)
     }
 
     /// Starts every queued run, slots or not (the worker is stopping).

@@ -316,6 +316,29 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Gives up this worker's leases on `runs` at once, whatever their drivers are doing:
+    /// each becomes due now, and idle workers are notified, so another worker takes it
+    /// over from its journal without waiting for the lease to expire. This worker's
+    /// writes to them are refused from then on (they are fenced on the lease owner).
+    /// Returns how many leases were given up.
+    @discardableResult
+    public func giveUpLeases(on runs: [UUID]) async throws -> Int {
+        guard !runs.isEmpty else { return 0 }
+        return try await withConnection { connection in
+            try await connection.query("""
+                WITH given_up AS (
+                    UPDATE baton.runs SET lease_owner = NULL, lease_expires_at = NULL, wake_at = baton.current_time()
+                    WHERE lease_owner = \(workerID)
+                      AND id IN (SELECT jsonb_array_elements_text(\(try Self.encode(runs.map(\.uuidString)))::jsonb)::uuid)
+                    RETURNING id
+                ), notified AS (
+                    SELECT pg_notify(\(Self.readyChannel), '') FROM (SELECT 1 FROM given_up LIMIT 1) any_given_up
+                )
+                SELECT (SELECT count(*) FROM given_up), (SELECT count(*) FROM notified)
+                """).first?.decode(Int.self, at: 0) ?? 0
+        }
+    }
+
     /// Gives back a run this worker failed to drive (`error`): the lease is released and
     /// the run becomes due again after 2^failures seconds (at most 300), its failure
     /// count and error kept on the row for operators. Nothing happens if the lease was
