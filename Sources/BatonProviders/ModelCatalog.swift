@@ -39,6 +39,7 @@ public enum ModelCatalog {
 
     /// Parses a models file's JSON; see ``load(from:extraModels:client:)``.
     public static func parse(_ json: Data, extraModels: [RoutableModel] = [], client: HTTPClient = .shared) throws -> ModelRouter {
+        try FileShape.check(json)
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: json)
@@ -61,6 +62,49 @@ public enum ModelCatalog {
             throw BatonError(.invalidRequest, "\(what) must be a positive number of seconds, at most a century, not \(value)")
         }
         return duration
+    }
+
+    /// The keys each object of a models file may have, as the types below read them:
+    /// any other key (a typo such as `timeout` for `timeoutSeconds`) is refused, as
+    /// policy files refuse it, rather than silently ignored.
+    enum FileShape {
+        static let top: Set<String> = ["models", "routes", "budget", "reasks"]
+        static let model: Set<String> = [
+            "name", "provider", "model", "baseURL", "apiKeyEnvironment", "capabilities", "price", "timeoutSeconds", "retries",
+            "breaker", "rules", "fallbackLabel", "templates",
+        ]
+        static let price: Set<String> = ["inputPerMillion", "outputPerMillion"]
+        static let breaker: Set<String> = ["failures", "coolDownSeconds"]
+        static let rule: Set<String> = ["label", "pattern"]
+        static let route: Set<String> = ["task", "candidates", "requires", "maxCostUSD", "latencyBudgetSeconds"]
+        static let budget: Set<String> = ["perRunUSD", "perWorkflowPerDayUSD"]
+
+        /// Throws on the first unknown key. What is not an object where one belongs is
+        /// left to the decoder, which says what it expected.
+        static func check(_ json: Data) throws {
+            guard let file = try? JSONSerialization.jsonObject(with: json) as? [String: Any] else { return }
+            try check(file, allowed: top, at: "the top")
+            for (index, model) in objects(file["models"]).enumerated() {
+                let place = "models[\(index)]" + ((model["name"] as? String).map { " (\(escapingControlCharacters($0)))" } ?? "")
+                try check(model, allowed: Self.model, at: place)
+                if let price = model["price"] as? [String: Any] { try check(price, allowed: Self.price, at: "\(place).price") }
+                if let breaker = model["breaker"] as? [String: Any] { try check(breaker, allowed: Self.breaker, at: "\(place).breaker") }
+                for (number, rule) in objects(model["rules"]).enumerated() { try check(rule, allowed: Self.rule, at: "\(place).rules[\(number)]") }
+            }
+            for (index, route) in objects(file["routes"]).enumerated() {
+                let place = "routes[\(index)]" + ((route["task"] as? String).map { " (\(escapingControlCharacters($0)))" } ?? "")
+                try check(route, allowed: Self.route, at: place)
+            }
+            if let budget = file["budget"] as? [String: Any] { try check(budget, allowed: Self.budget, at: "budget") }
+        }
+
+        private static func objects(_ value: Any?) -> [[String: Any]] {
+            (value as? [Any] ?? []).compactMap { $0 as? [String: Any] }
+        }
+
+        private static func check(_ object: [String: Any], allowed: Set<String>, at place: String) throws {
+            if let problem = ConfigurationFile.unknownKey(in: object, allowed: allowed, at: place) { throw BatonError(.invalidRequest, problem) }
+        }
     }
 
     struct File: Decodable {

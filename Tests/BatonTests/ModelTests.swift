@@ -97,20 +97,23 @@ struct ProviderTests {
 @Suite("The model router", .tags(.process))
 struct ModelRouterTests {
     @Test func aModelsFileInYAMLBuildsTheRouterAndABadOneIsRefusedInOneLine() throws {
+        // Every key a models file may have (the key variable only has to be set: nothing is sent).
         let yaml = """
             models:
-              - {name: local, provider: openai, baseURL: "http://127.0.0.1:9/v1", capabilities: [text], price: {inputPerMillion: 0.1, outputPerMillion: 0.2},
+              - {name: local, provider: openai, model: llama3.1, baseURL: "http://127.0.0.1:9/v1", apiKeyEnvironment: HOME,
+                 capabilities: [text], price: {inputPerMillion: 0.1, outputPerMillion: 0.2}, timeoutSeconds: 3, retries: 1,
                  breaker: {failures: 2, coolDownSeconds: 5}}
-              - {name: tagger, provider: rules, rules: [{label: weather, pattern: storm}], templates: {draft: "{{text}}!"}}
+              - {name: tagger, provider: rules, rules: [{label: weather, pattern: storm}], fallbackLabel: calm, templates: {draft: "{{text}}!"}}
             routes:
               - {task: classify, candidates: [local, tagger], requires: [json], maxCostUSD: 0.5, latencyBudgetSeconds: 2}
-            budget: {perRunUSD: 0.5}
+            budget: {perRunUSD: 0.5, perWorkflowPerDayUSD: 20}
+            reasks: 1
             """
         let router = try ModelCatalog.parse(try ConfigurationFile.json(fromYAML: Data(yaml.utf8)))
         #expect(router.routes["classify"] == ModelRoute(task: "classify", candidates: ["local", "tagger"], requires: [.json], maxCostUSD: 0.5, latencyBudget: .seconds(2)))
         #expect(router.models["local"]?.breaker.failureThreshold == 2)
         #expect(router.models["local"]?.price == ModelPrice(inputPerMillion: Decimal(string: "0.1")!, outputPerMillion: Decimal(string: "0.2")!))
-        #expect(router.budget == ModelBudget(perRunUSD: Decimal(string: "0.5")))
+        #expect(router.budget == ModelBudget(perRunUSD: Decimal(string: "0.5"), perWorkflowPerDayUSD: 20))
         // Only the rules model can answer in JSON.
         #expect(try router.candidates(for: "classify", ChatRequest(prompt: "storm")).map(\.model.name) == ["tagger"])
         for (bad, message) in [
@@ -118,6 +121,18 @@ struct ModelRouterTests {
             (#"{"models": [{"name": "x", "provider": "psychic"}], "routes": []}"#, "model x has provider psychic; known: openai, anthropic, rules"),
             (#"{"models": [{"name": "x", "provider": "openai"}], "routes": []}"#, "model x (openai) needs a baseURL"),
             (#"{"routes": []}"#, #"not a models file: at the top: missing "models""#),
+            (#"{"models": [], "routes": [], "budgets": {}}"#, #"the top has an unknown key "budgets" (known: budget, models, reasks, routes)"#),
+            (#"{"models": [{"name": "x", "provider": "rules", "timeout": 5}], "routes": []}"#,
+             #"models[0] (x) has an unknown key "timeout" (known: apiKeyEnvironment, baseURL, breaker, capabilities, fallbackLabel, model, name, price, provider, retries, rules, templates, timeoutSeconds)"#),
+            (#"{"models": [{"name": "x", "provider": "rules", "price": {"input": 1}}], "routes": []}"#,
+             #"models[0] (x).price has an unknown key "input" (known: inputPerMillion, outputPerMillion)"#),
+            (#"{"models": [{"name": "x", "provider": "rules", "breaker": {"failures": 3, "cooldown": 9}}], "routes": []}"#,
+             #"models[0] (x).breaker has an unknown key "cooldown" (known: coolDownSeconds, failures)"#),
+            (#"{"models": [{"name": "x", "provider": "rules", "rules": [{"label": "a", "regex": "b"}]}], "routes": []}"#,
+             #"models[0] (x).rules[0] has an unknown key "regex" (known: label, pattern)"#),
+            (#"{"models": [], "routes": [{"task": "t", "candidates": [], "maxCost": 1}]}"#,
+             #"routes[0] (t) has an unknown key "maxCost" (known: candidates, latencyBudgetSeconds, maxCostUSD, requires, task)"#),
+            (#"{"models": [], "routes": [], "budget": {"perRun": 1}}"#, #"budget has an unknown key "perRun" (known: perRunUSD, perWorkflowPerDayUSD)"#),
         ] {
             #expect { try ModelCatalog.parse(Data(bad.utf8)) } throws: { ($0 as? BatonError)?.message == message }
         }

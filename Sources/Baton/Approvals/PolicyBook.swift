@@ -92,9 +92,7 @@ extension PolicyBook {
 /// `amountbelow`) is an error, not a silently ignored constraint.
 private enum PolicyFileShape {
     static func check(_ object: [String: Any], allowed: Set<String>, at place: String) throws {
-        if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw PolicyError("\(place) has an unknown key \"\(unknown)\" (known: \(allowed.sorted().joined(separator: ", ")))")
-        }
+        if let problem = ConfigurationFile.unknownKey(in: object, allowed: allowed, at: place) { throw PolicyError(problem) }
     }
 
     static func object(_ value: Any?, at place: String) throws -> [String: Any] {

@@ -14,6 +14,14 @@ public enum ConfigurationFile {
     /// Whether `url` names a YAML file.
     public static func isYAML(_ url: URL) -> Bool { ["yaml", "yml"].contains(url.pathExtension.lowercased()) }
 
+    /// What is wrong with `object`, at `place` in a file, if it has a key outside
+    /// `allowed`: configuration files are read strictly, so a typo is an error rather
+    /// than a setting silently ignored.
+    public static func unknownKey(in object: [String: Any], allowed: Set<String>, at place: String) -> String? {
+        guard let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) else { return nil }
+        return "\(place) has an unknown key \"\(escapingControlCharacters(unknown))\" (known: \(allowed.sorted().joined(separator: ", ")))"
+    }
+
     /// The JSON a YAML document stands for. Composed, not loaded: Yams's loader traps on
     /// a mapping key that is not text.
     public static func json(fromYAML data: Data) throws -> Data {
