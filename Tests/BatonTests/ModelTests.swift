@@ -114,6 +114,13 @@ struct ModelRouterTests {
         #expect(router.models["local"]?.breaker.failureThreshold == 2)
         #expect(router.models["local"]?.price == ModelPrice(inputPerMillion: Decimal(string: "0.1")!, outputPerMillion: Decimal(string: "0.2")!))
         #expect(router.budget == ModelBudget(perRunUSD: Decimal(string: "0.5"), perWorkflowPerDayUSD: 20))
+        // Priced, or rule-based: nothing to warn of.
+        #expect(router.unpricedModels.isEmpty)
+        let unpriced = try ModelRouter(
+            models: [RoutableModel(try OpenAICompatibleModel(model: "m", name: "local-llm", baseURL: "http://127.0.0.1:9/v1")), router.models["tagger"]!],
+            routes: []
+        )
+        #expect(unpriced.unpricedModels == ["local-llm"])
         // Only the rules model can answer in JSON.
         #expect(try router.candidates(for: "classify", ChatRequest(prompt: "storm")).map(\.model.name) == ["tagger"])
         for (bad, message) in [

@@ -37,6 +37,13 @@ public struct ModelRouter: Sendable {
         }
     }
 
+    /// The models, rule-based ones aside, that have no price: their calls count as free
+    /// in `baton costs`, the cost views and budgets, so no budget ever stops them. A
+    /// worker warns of each when it starts.
+    public var unpricedModels: [String] {
+        models.values.filter { $0.price == .free && !($0.model is RuleBasedModel) }.map(\.model.name).sorted()
+    }
+
     /// The candidates for `task` in order, without those that lack a required
     /// capability or would cost more than the route allows for `request`.
     public func candidates(for task: String, _ request: ChatRequest) throws -> [RoutableModel] {

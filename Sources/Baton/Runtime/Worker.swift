@@ -85,6 +85,9 @@ public final class Worker: Sendable {
         logger.info("worker started", metadata: [
             "worker": .string(store.workerID), "workflows": .string(versions.map { "\($0.name) v\($0.version)" }.joined(separator: ", ")),
         ])
+        for model in models?.unpricedModels ?? [] {
+            logger.warning("model \(model) has no price: its calls cost 0 in baton costs and count nothing against budgets")
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeat() }
             group.addTask { await self.listen() }
