@@ -34,6 +34,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("in-flight"), parsing: .upToNextOption, help: "Runs in flight in the engine benchmark, one measurement each.")
     var inFlight = [1, 4, 16]
 
+    @Option(help: "Rounds of each engine measurement, the engine then pgbench in each: on a noisy machine one pair is not enough to read a ratio from. The table shows the round with the median ratio, and every round's ratio.")
+    var rounds = 3
+
     @Option(parsing: .upToNextOption, help: "Worker processes in the processes benchmark, one measurement each.")
     var processes = [1, 2, 4]
 
@@ -49,11 +52,15 @@ struct BenchCommand: AsyncParsableCommand {
     struct Report: Encodable {
         var inserts: [InsertBenchmark.Figure] = []
         var pipeline: PipelineBenchmark.Figure?
-        var engine: [EngineBenchmark.Figure] = []
+        var engine: [EngineBenchmark.Rounds] = []
         var processes: [WorkerProcessBenchmark.Figure] = []
         var takeover: TakeoverBenchmark.Figure?
         var memory: WaitingMemoryBenchmark.Figure?
         var history: HistoryViewBenchmark.Report?
+    }
+
+    func validate() throws {
+        guard rounds > 0 else { throw ValidationError("--rounds must be 1 or more") }
     }
 
     func run() async throws {
@@ -72,7 +79,12 @@ struct BenchCommand: AsyncParsableCommand {
         if sections.contains(.engine) {
             for inFlight in inFlight {
                 progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
-                report.engine.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
+                var figures: [EngineBenchmark.Figure] = []
+                for round in 1...rounds {
+                    if rounds > 1 { progress.say("  round \(round) of \(rounds) …") }
+                    figures.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
+                }
+                report.engine.append(EngineBenchmark.Rounds(figures))
             }
         }
         if sections.contains(.processes) {
@@ -136,16 +148,18 @@ enum Table {
             if !lines.isEmpty { lines.append("") }
             lines += [
                 "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
-                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  pgbench tx/s  ratio",
+                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  pgbench tx/s  ratio  every round's ratio",
             ]
-            for figure in report.engine {
+            for rounds in report.engine {
+                let figure = rounds.median
                 lines.append(
                     pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
                         + pad(String(format: "%.2f", figure.p50StepMilliseconds), 11) + "  " + pad(String(format: "%.2f", figure.p99StepMilliseconds), 11) + "  "
                         + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.2f", figure.commitsPerStep), 12) + "  "
                         + pad(String(format: "%.1f", figure.statementsPerRun), 14) + "  "
                         + pad(format(figure.workerCPUMicrosecondsPerStep), 18) + "  "
-                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio)
+                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio) + "  "
+                        + rounds.rounds.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
                 )
             }
         }

@@ -30,6 +30,18 @@ struct EngineBenchmark {
         let ratio: Double
     }
 
+    /// Several rounds of one measurement, and the round whose ratio is the median (the
+    /// lower middle one of an even count).
+    struct Rounds: Encodable {
+        let median: Figure
+        let rounds: [Figure]
+
+        init(_ rounds: [Figure]) {
+            self.rounds = rounds
+            median = rounds.sorted { $0.ratio < $1.ratio }[(rounds.count - 1) / 2]
+        }
+    }
+
     let configuration: PostgresConfiguration
     let inFlight: Int
     let seconds: Int
