@@ -62,7 +62,7 @@ public final class Worker: Sendable {
     private let logger: Logger
     private let holdings = Mutex(Holdings())
     private let wakeUp = WakeSignal()
-    private let drives = Mutex(Drives())
+    private let driveTasks = Mutex(DriveTasks())
 
     public init(
         store: RunStore, registry: WorkflowRegistry, policies: PolicyBook = PolicyBook(), models: ModelRouter? = nil,
@@ -150,13 +150,13 @@ public final class Worker: Sendable {
     /// (``giveUpDrives()``).
     private func driveToItsNextStop(_ run: StoredRun) async {
         let task = Task { await self.drive(run) }
-        let givenUp = drives.withLock { drives in
-            drives.tasks[run.id] = task
-            return drives.givenUp
+        let givenUp = driveTasks.withLock { driving in
+            driving.tasks[run.id] = task
+            return driving.givenUp
         }
         if givenUp { task.cancel() }
         await task.value
-        drives.withLock { _ = $0.tasks.removeValue(forKey: run.id) }
+        driveTasks.withLock { _ = $0.tasks.removeValue(forKey: run.id) }
     }
 
     /// The stop grace passed with runs still being driven: gives their leases up, so
@@ -175,9 +175,9 @@ public final class Worker: Sendable {
                 "runs": "\(held.count)", "error": .string(oneLine(error)),
             ])
         }
-        let tasks = drives.withLock { drives in
-            drives.givenUp = true
-            return Array(drives.tasks.values)
+        let tasks = driveTasks.withLock { driving in
+            driving.givenUp = true
+            return Array(driving.tasks.values)
         }
         for task in tasks { task.cancel() }
     }
@@ -195,14 +195,14 @@ public final class Worker: Sendable {
                     holdings.withLock { $0.holdsLease(on: id) }
                 }).drive(workflow.workflowType, run)
             }
-            if stop == .fencedOut, drives.withLock(\.givenUp) {
+            if stop == .fencedOut, driveTasks.withLock(\.givenUp) {
                 logger.notice("given up at the stop grace; another worker takes it over", metadata: ["run": .string(run.id.uuidString)])
             } else if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
             } else {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
-        } catch where drives.withLock(\.givenUp) {
+        } catch where driveTasks.withLock(\.givenUp) {
             logger.notice("given up at the stop grace; another worker takes it over", metadata: [
                 "run": .string(run.id.uuidString), "stopped by": .string(oneLine(error)),
             ])
@@ -249,9 +249,9 @@ public final class Worker: Sendable {
     }
 }
 
-/// The tasks driving runs, by run, once the worker has been stopped for longer than its
-/// stop grace (`givenUp`).
-private struct Drives {
+/// The tasks driving runs, by run, and whether the worker has been stopped for longer
+/// than its stop grace (`givenUp`).
+private struct DriveTasks {
     var tasks: [UUID: Task<Void, Never>] = [:]
     var givenUp = false
 }

@@ -332,6 +332,7 @@ public struct RunStore: Sendable {
                       AND id IN (SELECT jsonb_array_elements_text(\(try Self.encode(runs.map(\.uuidString)))::jsonb)::uuid)
                     RETURNING id
                 ), notified AS (
+                    -- Read below: a CTE that only selects runs only if something reads it.
                     SELECT pg_notify(\(Self.readyChannel), '') FROM (SELECT 1 FROM given_up LIMIT 1) any_given_up
                 )
                 SELECT (SELECT count(*) FROM given_up), (SELECT count(*) FROM notified)
