@@ -206,17 +206,19 @@ struct LeaseClockTests {
             try registry.register(TwoStepHandOff.self)
             let worker = Worker(
                 store: store, registry: registry,
-                configuration: .init(concurrency: 1, lease: .seconds(3), heartbeat: .milliseconds(100), pollInterval: .seconds(600)),
+                configuration: .init(concurrency: 1, lease: .seconds(2), heartbeat: .milliseconds(100), pollInterval: .seconds(600)),
                 logger: Logger(label: "test")
             )
             let running = Task { try await worker.run() }
             #expect(try await eventually { await pausedAction.hasArrived(tag) })
-            // Another worker takes the run over between the steps: the heartbeat finds
-            // the lease gone.
+            // Another worker takes the run over between the steps: no heartbeat renews
+            // the lease from now on. Usually the next heartbeat finds it gone; on a busy
+            // machine heartbeats can be late, so the test waits until the lease has ended
+            // by the worker's own clock whatever they did.
             try await clockwork.connection.query("""
                 UPDATE baton.runs SET lease_owner = 'thief', lease_expires_at = now() + interval '1 hour' WHERE id = \(id)
                 """)
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(2_500))
             await pausedAction.open(tag)
             try await Task.sleep(for: .milliseconds(300))
             running.cancel()
