@@ -196,16 +196,14 @@ public final class Worker: Sendable {
                 }).drive(workflow.workflowType, run)
             }
             if stop == .fencedOut, driveTasks.withLock(\.givenUp) {
-                logger.notice("given up at the stop grace; another worker takes it over", metadata: ["run": .string(run.id.uuidString)])
+                logGivenUp(run)
             } else if stop == .fencedOut {
                 logger.notice("fenced out: another worker holds the run now; stopped without writing", metadata: ["run": .string(run.id.uuidString)])
             } else {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
         } catch where driveTasks.withLock(\.givenUp) {
-            logger.notice("given up at the stop grace; another worker takes it over", metadata: [
-                "run": .string(run.id.uuidString), "stopped by": .string(oneLine(error)),
-            ])
+            logGivenUp(run, stoppedBy: error)
         } catch {
             // Given back with a growing delay, so a run that can't be driven (a bug, a
             // context that no longer decodes) does not take a worker at every lease expiry.
@@ -214,6 +212,13 @@ public final class Worker: Sendable {
                 "run": .string(run.id.uuidString), "error": .string(oneLine(error)), "failures": "\(failures.map(String.init) ?? "?")",
             ])
         }
+    }
+
+    /// Says that `run`, given up at the stop grace, stopped (by `error`, if its drive threw).
+    private func logGivenUp(_ run: StoredRun, stoppedBy error: (any Error)? = nil) {
+        var metadata: Logger.Metadata = ["run": .string(run.id.uuidString)]
+        if let error { metadata["stopped by"] = .string(oneLine(error)) }
+        logger.notice("given up at the stop grace; another worker takes it over", metadata: metadata)
     }
 
     private func heartbeat() async {
