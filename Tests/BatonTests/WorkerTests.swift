@@ -97,10 +97,11 @@ struct WorkerTests {
             #expect(postponed.driveFailures == 1)
             #expect(postponed.leaseOwner == nil)
             #expect(postponed.lastDriveError?.contains("legs") == true)
-            // Due two seconds after it failed, which was after firstTry.
+            // Due two seconds after it failed, which was after firstTry and before now. (On a
+            // busy machine more than two seconds may have passed since: it may be due already.)
             let due = try await clockwork.connection.query("SELECT wake_at FROM baton.runs WHERE id = \(id)").scalar(Date.self)
             #expect(due.timeIntervalSince(firstTry) >= 2)
-            #expect((0...2).contains(try await secondsUntilDue(from: store)))
+            #expect(try await secondsUntilDue(from: store) <= 2)
 
             let later = try await clockwork.store(at: "3 seconds")
             #expect(try await work(later) { try await later.run(id)?.driveFailures == 2 })
