@@ -4,15 +4,15 @@ import Synchronization
 
 /// Commits the moves of many runs together (group commit): while a batch's statement
 /// runs, moves that arrive queue up, and the next batch takes them all in one
-/// statement and one commit. A move that arrives when fewer than `maxBatches`
-/// batches are running goes at once, so a lone run waits for nobody. A leader that
+/// statement and one commit. One batch runs at a time; a move that arrives when none
+/// is running goes at once, so a lone run waits for nobody. A leader that
 /// knows of runs that were acting a moment ago (their last move kept them runnable)
 /// waits up to ``gatherLimit`` for them to join, so they share its commit rather
 /// than queue behind it.
 ///
-/// No thread of its own: a mover that finds room leads a batch with its own move and
-/// whatever is queued; when it is done it hands the lead to the oldest queued mover,
-/// whose move then goes with the next batch.
+/// No thread of its own: a mover that finds no batch running leads one with its own
+/// move and whatever is queued; when it is done it hands the lead to the oldest queued
+/// mover, whose move then goes with the next batch.
 ///
 /// Measured with `ops/bench --sections engine` (2 cores), 4 runs in flight: one batch at
 /// a time, the last returning run waking the leader, 5,000-5,100 steps/s (0.37
@@ -22,13 +22,12 @@ import Synchronization
 /// statement runs 0.17-0.19 ms in the server; its round trip with the commit's WAL
 /// flush takes 0.55-0.6 ms, and that is what every run waits for.
 final class GroupCommit: Sendable {
-    private let maxBatches: Int
     private let maxBatchSize: Int
     private let state = Mutex(Queue())
 
     private struct Queue {
         var waiting: [Waiter] = []
-        var runningBatches = 0
+        var batchRunning = false
         /// Runs whose last move left them acting, so their driver will move them again
         /// in a moment, by when that move was applied.
         var returning: [UUID: ContinuousClock.Instant] = [:]
@@ -60,8 +59,7 @@ final class GroupCommit: Sendable {
         case lead
     }
 
-    init(maxBatches: Int = 1, maxBatchSize: Int = 64) {
-        self.maxBatches = maxBatches
+    init(maxBatchSize: Int = 64) {
         self.maxBatchSize = maxBatchSize
     }
 
@@ -71,7 +69,7 @@ final class GroupCommit: Sendable {
         let turn = try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
             let leads = state.withLock { queue in
                 queue.returning[move.runID] = nil
-                guard queue.runningBatches < maxBatches else {
+                guard !queue.batchRunning else {
                     queue.waiting.append(Waiter(move: move, turn: turn))
                     if queue.gatherer != nil, queue.gathered(now: .now, maxBatchSize: maxBatchSize) {
                         queue.gatherer?.resume()
@@ -79,7 +77,7 @@ final class GroupCommit: Sendable {
                     }
                     return false
                 }
-                queue.runningBatches += 1
+                queue.batchRunning = true
                 return true
             }
             if leads { turn.resume(returning: .lead) }
@@ -129,7 +127,7 @@ final class GroupCommit: Sendable {
         defer {
             let next = state.withLock { queue -> Waiter? in
                 guard !queue.waiting.isEmpty else {
-                    queue.runningBatches -= 1
+                    queue.batchRunning = false
                     return nil
                 }
                 return queue.waiting.removeFirst()
