@@ -154,7 +154,8 @@ struct ShowCommand: AsyncParsableCommand {
         let version: Int
         let state: String
         let status: String
-        let context: String
+        /// The context as the JSON document it is.
+        let context: RawJSON
         let driveFailures: Int
         let lastDriveError: String?
         let journal: [Entry]
@@ -168,12 +169,12 @@ struct ShowCommand: AsyncParsableCommand {
                 Report.Entry(seq: $0.seq, recordedAt: $0.recordedAt, worker: $0.workerID, entry: $0.record.description)
             }
             return Report(id: id, workflow: stored.workflow, version: stored.version, state: stored.state, status: stored.status,
-                          context: stored.context, driveFailures: stored.driveFailures, lastDriveError: stored.lastDriveError,
+                          context: RawJSON(stored.context), driveFailures: stored.driveFailures, lastDriveError: stored.lastDriveError,
                           journal: journal)
         }
         try output.report(report) {
             print("run \(report.id): \(report.workflow) v\(report.version), \(report.status) in \(report.state)")
-            print("context: \(report.context)")
+            print("context: \(report.context.text)")
             if let error = report.lastDriveError, report.driveFailures > 0 {
                 print("driving it failed \(report.driveFailures) time\(report.driveFailures == 1 ? "" : "s"); last: \(error)")
             }

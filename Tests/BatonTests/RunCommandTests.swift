@@ -1,4 +1,5 @@
 import Baton
+import BatonExamples
 import BatonTesting
 import Foundation
 import LibPQ
@@ -71,6 +72,10 @@ struct RunCommandTests {
             let show = try await baton("show", made.runID.uuidString, "--json", on: configuration)
             #expect(show.status == 0)
             #expect(show.standardOutput.contains("\"entry\" : \"run-started step1\""))
+            // The context is the JSON document itself, not a string holding it.
+            struct Shown: Decodable { let context: TenSteps.Context }
+            let shown = try JSONDecoder().decode(Shown.self, from: Data(show.standardOutput.utf8))
+            #expect(shown.context.completed == 0 && !shown.context.ledger)
             let sent = try await baton("send", made.runID.uuidString, "nudge", "--data", #"{"why": "test"}"#, on: configuration)
             #expect(sent.status == 0)
             #expect(try await count("events", connection) == 1)

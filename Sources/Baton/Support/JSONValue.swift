@@ -1,0 +1,52 @@
+import Foundation
+
+/// Any JSON value, for passing documents through whose shape Baton does not know: tool
+/// schemas and arguments, a run's context in a report.
+public enum JSONValue: Codable, Sendable, Hashable {
+    case null
+    case bool(Bool)
+    /// A whole number that fits 64 bits, kept exact (a `Double` would round it past 2^53).
+    case integer(Int64)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() { self = .null }
+        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
+        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
+        else if let value = try? container.decode(Double.self) { self = .number(value) }
+        else if let value = try? container.decode(String.self) { self = .string(value) }
+        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+/// JSON text that goes into an encoded document as the value it spells, not as a
+/// string: `{"context": {"completed": 3}}`, not `{"context": "{\"completed\": 3}"}`.
+public struct RawJSON: Encodable, Sendable {
+    /// The JSON text, as given.
+    public let text: String
+
+    public init(_ text: String) { self.text = text }
+
+    /// Throws if ``text`` is not JSON.
+    public func encode(to encoder: any Encoder) throws {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)).encode(to: encoder)
+    }
+}
