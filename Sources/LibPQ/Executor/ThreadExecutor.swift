@@ -31,8 +31,11 @@ final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
         let job = UnownedJob(job)
         condition.lock()
         pending.append(job)
-        condition.signal()
         condition.unlock()
+        // Signalled after unlocking: a thread woken while the lock is still held would
+        // only wake to wait for the lock (two more futex calls and a context switch).
+        // No wake-up is lost: the thread checks `pending` under the lock before it waits.
+        condition.signal()
     }
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
