@@ -122,41 +122,60 @@ public final class Worker: Sendable {
         logger.info("worker stopped", metadata: ["worker": .string(store.workerID)])
     }
 
-    /// Drives `run`, then the runs claimed ahead, one after another, while there are any.
+    /// Drives `run`, then the runs claimed ahead, one after another, while there are any,
+    /// all on one connection and its thread: a run that follows another in its slot needs
+    /// no pool checkout and no thread switch to start. A drive that failed gives the
+    /// connection back (it may be broken; the pool checks it before lending it again).
     private func drive(startingWith run: StoredRun) async {
         var next: Holdings.Next? = .claimed(run)
-        while let turn = next {
-            let id: UUID
-            switch turn {
-            case .claimed(let run):
-                id = run.id
-                await driveToItsNextStop(run)
-            case .claimedAgain(let runID):
-                id = runID
-                // Claimed again while this worker still drove it (its lease ran out meanwhile):
-                // that claim's row is older than what the drive wrote since. Drive the run as
-                // it stands now, if it is still this worker's and not finished.
-                if let run = try? await store.run(runID), run.leaseOwner == store.workerID, ["runnable", "waiting"].contains(run.status) {
-                    await driveToItsNextStop(run)
+        while let first = next {
+            do {
+                try await store.pool.withConnection { connection in
+                    while let turn = next {
+                        let failed = await drive(turn, on: connection)
+                        next = holdings.withLock { $0.finished(turn.runID) }
+                        wakeUp.signal()
+                        if failed { return }
+                    }
                 }
+            } catch {
+                // No connection to drive it on: given back like a run whose drive failed.
+                await postpone(first.runID, after: error)
+                next = holdings.withLock { $0.finished(first.runID) }
+                wakeUp.signal()
             }
-            next = holdings.withLock { $0.finished(id) }
-            wakeUp.signal()
         }
     }
 
-    /// Drives `run` in a task of its own, which the worker's stop does not cancel: a run
-    /// stops at its next wait or end, unless the stop grace passes first
-    /// (``giveUpDrives()``).
-    private func driveToItsNextStop(_ run: StoredRun) async {
-        let task = Task { await self.drive(run) }
+    /// Drives what a slot took next on `connection`; returns whether driving it failed.
+    private func drive(_ turn: Holdings.Next, on connection: PostgresConnection) async -> Bool {
+        switch turn {
+        case .claimed(let run):
+            return await driveToItsNextStop(run, on: connection)
+        case .claimedAgain(let runID):
+            // Claimed again while this worker still drove it (its lease ran out meanwhile):
+            // that claim's row is older than what the drive wrote since. Drive the run as
+            // it stands now, if it is still this worker's and not finished.
+            let stored: StoredRun?
+            do { stored = try await store.bound(to: connection).run(runID) } catch { return true }
+            guard let run = stored, run.leaseOwner == store.workerID, ["runnable", "waiting"].contains(run.status) else { return false }
+            return await driveToItsNextStop(run, on: connection)
+        }
+    }
+
+    /// Drives `run` on `connection` in a task of its own, which the worker's stop does
+    /// not cancel: a run stops at its next wait or end, unless the stop grace passes
+    /// first (``giveUpDrives()``). Returns whether driving it failed.
+    private func driveToItsNextStop(_ run: StoredRun, on connection: PostgresConnection) async -> Bool {
+        let task = Task(executorPreference: connection.taskExecutor) { await self.drive(run, on: connection) }
         let givenUp = driveTasks.withLock { driving in
             driving.tasks[run.id] = task
             return driving.givenUp
         }
         if givenUp { task.cancel() }
-        await task.value
+        let failed = await task.value
         driveTasks.withLock { _ = $0.tasks.removeValue(forKey: run.id) }
+        return failed
     }
 
     /// The stop grace passed with runs still being driven: gives their leases up, so
@@ -182,19 +201,17 @@ public final class Worker: Sendable {
         for task in tasks { task.cancel() }
     }
 
-    private func drive(_ run: StoredRun) async {
-        guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return }
+    /// Drives `run` on `connection`, on its thread, so the run's statements need
+    /// neither a pool checkout nor a thread switch. Returns whether driving it failed.
+    private func drive(_ run: StoredRun, on connection: PostgresConnection) async -> Bool {
+        guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return false }
         do {
-            // The run is driven on the thread of the connection it holds, so its
-            // statements need neither a pool checkout nor a thread switch.
             // A step starts only while this worker's lease, as its own clock sees it, lasts:
             // a worker paused past its lease (or cut off from its heartbeats) stops
             // before running a step another worker may have run meanwhile.
-            let stop = try await store.pool.withConnection { connection in
-                try await RunDriver(store: store.bound(to: connection), policies: policies, models: models, holdsLease: { [self, id = run.id] in
-                    holdings.withLock { $0.holdsLease(on: id) }
-                }).drive(workflow.workflowType, run)
-            }
+            let stop = try await RunDriver(store: store.bound(to: connection), policies: policies, models: models, holdsLease: { [self, id = run.id] in
+                holdings.withLock { $0.holdsLease(on: id) }
+            }).drive(workflow.workflowType, run)
             if stop == .fencedOut, driveTasks.withLock(\.givenUp) {
                 logGivenUp(run)
             } else if stop == .fencedOut {
@@ -202,16 +219,24 @@ public final class Worker: Sendable {
             } else {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
+            return false
         } catch where driveTasks.withLock(\.givenUp) {
             logGivenUp(run, stoppedBy: error)
+            return true
         } catch {
-            // Given back with a growing delay, so a run that can't be driven (a bug, a
-            // context that no longer decodes) does not take a worker at every lease expiry.
-            let failures = try? await store.postpone(run.id, after: oneLine(error))
-            logger.error("driving a run failed; it is retried later", metadata: [
-                "run": .string(run.id.uuidString), "error": .string(oneLine(error)), "failures": "\(failures.map(String.init) ?? "?")",
-            ])
+            await postpone(run.id, after: error)
+            return true
         }
+    }
+
+    /// Gives back a run that could not be driven (`error`) with a growing delay, so a run
+    /// that can't be driven (a bug, a context that no longer decodes) does not take a
+    /// worker at every lease expiry.
+    private func postpone(_ runID: UUID, after error: any Error) async {
+        let failures = try? await store.postpone(runID, after: oneLine(error))
+        logger.error("driving a run failed; it is retried later", metadata: [
+            "run": .string(runID.uuidString), "error": .string(oneLine(error)), "failures": "\(failures.map(String.init) ?? "?")",
+        ])
     }
 
     /// Says that `run`, given up at the stop grace, stopped (by `error`, if its drive threw).
@@ -257,7 +282,7 @@ public final class Worker: Sendable {
 /// The tasks driving runs, by run, and whether the worker has been stopped for longer
 /// than its stop grace (`givenUp`).
 private struct DriveTasks {
-    var tasks: [UUID: Task<Void, Never>] = [:]
+    var tasks: [UUID: Task<Bool, Never>] = [:]
     var givenUp = false
 }
 
@@ -277,6 +302,13 @@ private struct Holdings {
         case claimed(StoredRun)
         /// A run claimed again while this worker held it: re-read it before driving.
         case claimedAgain(UUID)
+
+        var runID: UUID {
+            switch self {
+            case .claimed(let run): run.id
+            case .claimedAgain(let id): id
+            }
+        }
     }
     private var driving = 0
     /// When this worker's lease on each held run ends by its own clock: measured from
