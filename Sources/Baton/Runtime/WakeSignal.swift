@@ -1,15 +1,15 @@
 import Synchronization
 
 /// Wakes one waiting task: at once if signalled since it last woke, else at the next
-/// signal, at the timeout, or when its task is cancelled, whichever comes first.
+/// signal or when its task is cancelled, whichever comes first. A timeout is a signal
+/// too: see ``Worker``'s poll ticker, one task for all waits instead of one per wait.
 final class WakeSignal: Sendable {
+    private let state = Mutex(State())
+
     private struct State {
         var isPending = false
-        var waiter: (id: Int, continuation: CheckedContinuation<Void, Never>)?
-        var lastID = 0
+        var waiter: CheckedContinuation<Void, Never>?
     }
-
-    private let state = Mutex(State())
 
     func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
@@ -18,42 +18,27 @@ final class WakeSignal: Sendable {
                 return nil
             }
             state.waiter = nil
-            return waiter.continuation
+            return waiter
         }
         waiter?.resume()
     }
 
-    func wait(upTo timeout: Duration) async {
+    func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let id = state.withLock { state -> Int? in
+                let signalled = state.withLock { state -> Bool in
                     if state.isPending {
                         state.isPending = false
-                        return nil
+                        return true
                     }
-                    state.lastID += 1
-                    state.waiter = (state.lastID, continuation)
-                    return state.lastID
+                    state.waiter = continuation
+                    return false
                 }
-                guard let id else { return continuation.resume() }
-                Task {
-                    try? await Task.sleep(for: timeout)
-                    self.resume(id)
-                }
+                if signalled { continuation.resume() }
             }
         } onCancel: {
             signal()
         }
         state.withLock { $0.isPending = false }
-    }
-
-    /// Resumes the waiter `id` if it is still waiting (the timeout).
-    private func resume(_ id: Int) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter, waiter.id == id else { return nil }
-            state.waiter = nil
-            return waiter.continuation
-        }
-        waiter?.resume()
     }
 }

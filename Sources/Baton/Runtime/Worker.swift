@@ -91,6 +91,7 @@ public final class Worker: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.heartbeat() }
             group.addTask { await self.listen() }
+            group.addTask { await self.tickPolls() }
             await withTaskGroup(of: Void.self) { drives in
                 while !Task.isCancelled {
                     let wanted = configuration.concurrency + configuration.claimAhead - holdings.withLock(\.count)
@@ -106,7 +107,7 @@ public final class Worker: Sendable {
                     }
                     let starting = holdings.withLock { $0.add(claimed, slots: configuration.concurrency) }
                     for run in starting { drives.addTask { await self.drive(startingWith: run) } }
-                    if wanted <= 0 || claimed.count < wanted { await wakeUp.wait(upTo: configuration.pollInterval) }
+                    if wanted <= 0 || claimed.count < wanted { await wakeUp.wait() }
                 }
                 // Runs claimed ahead are driven too: they are this worker's until their next wait or end.
                 for run in holdings.withLock({ $0.startAll() }) { drives.addTask { await self.drive(startingWith: run) } }
@@ -257,6 +258,16 @@ public final class Worker: Sendable {
             } catch {
                 logger.warning("renewing leases failed", metadata: ["error": .string(oneLine(error))])
             }
+        }
+    }
+
+    /// Wakes the claiming loop every poll interval, so an idle worker looks for work
+    /// without being notified (timers come due this way). One task for the worker's
+    /// life: a timer task per wait cost a task, a timer and two thread wake-ups per run.
+    private func tickPolls() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.pollInterval)
+            wakeUp.signal()
         }
     }
 
