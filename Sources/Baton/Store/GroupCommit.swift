@@ -8,7 +8,8 @@ import Synchronization
 /// is running goes at once, so a lone run waits for nobody. A leader that
 /// knows of runs that were acting a moment ago (their last move kept them runnable)
 /// waits up to ``gatherLimit`` for them to join, so they share its commit rather
-/// than queue behind it.
+/// than queue behind it (a leader on a bound store: a worker's run, on its connection's
+/// own thread).
 ///
 /// No thread of its own: a mover that finds no batch running leads one with its own
 /// move and whatever is queued; when it is done it hands the lead to the oldest queued
@@ -24,6 +25,9 @@ import Synchronization
 final class GroupCommit: Sendable {
     private let maxBatchSize: Int
     private let state = Mutex(Queue())
+    /// Wakes a gathering leader when the last returning run has queued its move. Held by
+    /// the leader from its last look at the queue until it waits, so no wake-up is lost.
+    private let arrivals = NSCondition()
 
     private struct Queue {
         var waiting: [Waiter] = []
@@ -31,8 +35,8 @@ final class GroupCommit: Sendable {
         /// Runs whose last move left them acting, so their driver will move them again
         /// in a moment, by when that move was applied.
         var returning: [UUID: ContinuousClock.Instant] = [:]
-        /// The leader waiting for returning runs to join its batch, if one is.
-        var gatherer: CheckedContinuation<Void, Never>?
+        /// Whether a leader waits for returning runs to join its batch (on ``arrivals``).
+        var leaderIsGathering = false
 
         /// Whether a batch leader has no reason to wait: every returning run has queued
         /// its move (or was gone too long to count on), or the batch is full.
@@ -67,20 +71,17 @@ final class GroupCommit: Sendable {
     /// leads runs on `store`'s connection.
     func commit(_ move: RunMove, by store: RunStore) async throws -> RunStore.Committed? {
         let turn = try await withCheckedThrowingContinuation { (turn: CheckedContinuation<Turn, any Error>) in
-            let leads = state.withLock { queue in
+            let (leads, wakesLeader) = state.withLock { queue in
                 queue.returning[move.runID] = nil
                 guard !queue.batchRunning else {
                     queue.waiting.append(Waiter(move: move, turn: turn))
-                    if queue.gatherer != nil, queue.gathered(now: .now, maxBatchSize: maxBatchSize) {
-                        queue.gatherer?.resume()
-                        queue.gatherer = nil
-                    }
-                    return false
+                    return (false, queue.leaderIsGathering && queue.gathered(now: .now, maxBatchSize: maxBatchSize))
                 }
                 queue.batchRunning = true
-                return true
+                return (true, false)
             }
             if leads { turn.resume(returning: .lead) }
+            if wakesLeader { wakeGatheringLeader() }
         }
         switch turn {
         case .applied(let committed): return committed
@@ -91,34 +92,35 @@ final class GroupCommit: Sendable {
     /// Waits until the runs that were acting a moment ago have queued their moves, or
     /// ``gatherLimit`` has passed, whichever is first: the last of them to arrive
     /// wakes the leader at once.
-    private func gather() async {
-        var timeout: Task<Void, Never>?
-        await withCheckedContinuation { (gathered: CheckedContinuation<Void, Never>) in
-            let arrived = state.withLock { queue in
-                if queue.gathered(now: .now, maxBatchSize: maxBatchSize) { return true }
-                queue.gatherer = gathered
-                return false
-            }
-            guard !arrived else { return gathered.resume() }
-            // Started once the leader is in place, so it cannot fire before.
-            timeout = Task {
-                try? await Task.sleep(for: Self.gatherLimit)
-                guard !Task.isCancelled else { return }
-                state.withLock { queue in
-                    defer { queue.gatherer = nil }
-                    return queue.gatherer
-                }?.resume()
-            }
-        }
-        timeout?.cancel()
+    ///
+    /// It blocks the thread it runs on, which is the leader's own connection's thread
+    /// (only a mover on a bound store gathers): a timer task per batch instead cost
+    /// three thread wake-ups a batch, most of a worker's switches that were not waits
+    /// for the database.
+    private func gather() {
+        let deadline = Date(timeIntervalSinceNow: Self.gatherLimit.seconds)
+        arrivals.lock()
+        defer { arrivals.unlock() }
+        state.withLock { $0.leaderIsGathering = true }
+        while !state.withLock({ $0.gathered(now: .now, maxBatchSize: maxBatchSize) }), arrivals.wait(until: deadline) {}
+        state.withLock { $0.leaderIsGathering = false }
+    }
+
+    /// Wakes the gathering leader; see ``gather()``.
+    private func wakeGatheringLeader() {
+        arrivals.lock()
+        arrivals.signal()
+        arrivals.unlock()
     }
 
     /// Applies `move` and the queued moves in one batch, answers their movers, and
     /// passes the lead on.
     private func lead(with move: RunMove, by store: RunStore) async throws -> RunStore.Committed? {
         // Runs that were acting a moment ago are about to move again: wait a little
-        // for them, so they share this commit instead of queueing behind it.
-        await gather()
+        // for them, so they share this commit instead of queueing behind it. Only on a
+        // connection's own thread: a store that is not bound may be called from the
+        // cooperative pool, which must not block.
+        if store.isBound { gather() }
         let others = state.withLock { queue in
             let taken = Array(queue.waiting.prefix(maxBatchSize - 1))
             queue.waiting.removeFirst(taken.count)

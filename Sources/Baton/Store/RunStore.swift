@@ -60,6 +60,10 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// Whether this store is bound to a connection (``bound(to:)``), so its code runs on
+    /// that connection's own thread.
+    var isBound: Bool { connection != nil }
+
     /// Runs `body` on the bound connection, or on one from the pool.
     @discardableResult
     nonisolated(nonsending) func withConnection<Result>(
