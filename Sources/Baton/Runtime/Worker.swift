@@ -132,7 +132,12 @@ public final class Worker: Sendable {
         while let first = next {
             do {
                 try await store.pool.withConnection { connection in
+                    var isFirst = true
                     while let turn = next {
+                        // The database may have closed it since the last run (a restart):
+                        // then the pool checks it and lends a sound one.
+                        if !isFirst, !(await connection.isReadyForUse()) { return }
+                        isFirst = false
                         let failed = await drive(turn, on: connection)
                         next = holdings.withLock { $0.finished(turn.runID) }
                         wakeUp.signal()
