@@ -297,7 +297,7 @@ public struct RunDriver: Sendable {
             let encoded = try RunStore.encode(run.context)
             try steps.store.checkSize(of: encoded, "the context \(state.rawValue) made")
             return (.actionReturned(next), run.context, encoded, run.transitionWrites)
-        } catch let error where error is FencedOut || error is CancellationError {
+        } catch let error where error is FencedOut || error is CancellationError || error is JournalingFailed {
             throw error
         } catch let refused as BudgetExceeded {
             return (.budgetExceeded(detail: refused.description), context, nil, [])

@@ -122,7 +122,8 @@ final class StepJournal: Sendable {
     /// The step's output if this visit ran or journaled it already (JSON text).
     private func journaledOutput(of step: String) async throws -> String? {
         if let earlier = outputs.withLock({ $0[step] }) { return earlier }
-        return isFreshVisit ? nil : try await store.stepOutput(of: runID, visit: visit, step: step)
+        guard !isFreshVisit else { return nil }
+        return try await JournalingFailed.rethrowing { try await store.stepOutput(of: runID, visit: visit, step: step) }
     }
 
     private func ended(_ record: JournalRecord, attempt: Int, started: ContinuousClock.Instant, output: String? = nil, model: ModelColumns? = nil) {
@@ -139,7 +140,26 @@ final class StepJournal: Sendable {
         guard !entries.isEmpty else { return }
         let expected = currentSeq
         let move = RunMove(journaling: entries, of: runID, expectedSeq: expected, standing: standing)
-        guard try await store.commit(move, writes: []) != nil else { throw FencedOut() }
+        guard try await JournalingFailed.rethrowing({ try await store.commit(move, writes: []) }) != nil else { throw FencedOut() }
         seq.withLock { $0 = expected + entries.count }
+    }
+}
+
+/// The database failed while a step's journal was read or written (a restart, a lost
+/// connection): the run's failure to be driven, not its action's, so the action does
+/// not take its error transition; the worker gives the run back to be driven again.
+struct JournalingFailed: Error, CustomStringConvertible {
+    let underlying: any Error
+    var description: String { "\(underlying)" }
+
+    /// Runs `body`, wrapping what it throws, except a fencing-out or a cancellation.
+    static func rethrowing<Result>(_ body: () async throws -> Result) async throws -> Result {
+        do {
+            return try await body()
+        } catch let error where error is FencedOut || error is CancellationError {
+            throw error
+        } catch {
+            throw JournalingFailed(underlying: error)
+        }
     }
 }
