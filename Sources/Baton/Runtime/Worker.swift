@@ -125,23 +125,18 @@ public final class Worker: Sendable {
 
     /// Drives `run`, then the runs claimed ahead, one after another, while there are any,
     /// all on one connection and its thread: a run that follows another in its slot needs
-    /// no pool checkout and no thread switch to start. A drive that failed gives the
-    /// connection back (it may be broken; the pool checks it before lending it again).
+    /// no pool checkout and no thread switch to start. A connection that is no longer
+    /// ready (the database closed it, a failed drive left it mid-transaction) goes back to
+    /// the pool, which lends a sound one.
     private func drive(startingWith run: StoredRun) async {
         var next: Holdings.Next? = .claimed(run)
         while let first = next {
             do {
                 try await store.pool.withConnection { connection in
-                    var isFirst = true
-                    while let turn = next {
-                        // The database may have closed it since the last run (a restart):
-                        // then the pool checks it and lends a sound one.
-                        if !isFirst, !(await connection.isReadyForUse()) { return }
-                        isFirst = false
-                        let failed = await drive(turn, on: connection)
+                    while let turn = next, await connection.isReadyForUse() {
+                        await drive(turn, on: connection)
                         next = holdings.withLock { $0.finished(turn.runID) }
                         wakeUp.signal()
-                        if failed { return }
                     }
                 }
             } catch {
@@ -153,35 +148,34 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Drives what a slot took next on `connection`; returns whether driving it failed.
-    private func drive(_ turn: Holdings.Next, on connection: PostgresConnection) async -> Bool {
+    /// Drives what a slot took next on `connection`.
+    private func drive(_ turn: Holdings.Next, on connection: PostgresConnection) async {
         switch turn {
         case .claimed(let run):
-            return await driveToItsNextStop(run, on: connection)
+            await driveToItsNextStop(run, on: connection)
         case .claimedAgain(let runID):
             // Claimed again while this worker still drove it (its lease ran out meanwhile):
             // that claim's row is older than what the drive wrote since. Drive the run as
             // it stands now, if it is still this worker's and not finished.
-            let stored: StoredRun?
-            do { stored = try await store.bound(to: connection).run(runID) } catch { return true }
-            guard let run = stored, run.leaseOwner == store.workerID, ["runnable", "waiting"].contains(run.status) else { return false }
-            return await driveToItsNextStop(run, on: connection)
+            if let run = try? await store.bound(to: connection).run(runID), run.leaseOwner == store.workerID,
+               ["runnable", "waiting"].contains(run.status) {
+                await driveToItsNextStop(run, on: connection)
+            }
         }
     }
 
     /// Drives `run` on `connection` in a task of its own, which the worker's stop does
     /// not cancel: a run stops at its next wait or end, unless the stop grace passes
-    /// first (``giveUpDrives()``). Returns whether driving it failed.
-    private func driveToItsNextStop(_ run: StoredRun, on connection: PostgresConnection) async -> Bool {
+    /// first (``giveUpDrives()``).
+    private func driveToItsNextStop(_ run: StoredRun, on connection: PostgresConnection) async {
         let task = Task(executorPreference: connection.taskExecutor) { await self.drive(run, on: connection) }
         let givenUp = driveTasks.withLock { driving in
             driving.tasks[run.id] = task
             return driving.givenUp
         }
         if givenUp { task.cancel() }
-        let failed = await task.value
+        await task.value
         driveTasks.withLock { _ = $0.tasks.removeValue(forKey: run.id) }
-        return failed
     }
 
     /// The stop grace passed with runs still being driven: gives their leases up, so
@@ -208,9 +202,9 @@ public final class Worker: Sendable {
     }
 
     /// Drives `run` on `connection`, on its thread, so the run's statements need
-    /// neither a pool checkout nor a thread switch. Returns whether driving it failed.
-    private func drive(_ run: StoredRun, on connection: PostgresConnection) async -> Bool {
-        guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return false }
+    /// neither a pool checkout nor a thread switch.
+    private func drive(_ run: StoredRun, on connection: PostgresConnection) async {
+        guard let workflow = registry.workflow(named: run.workflow, version: run.version) else { return }
         do {
             // A step starts only while this worker's lease, as its own clock sees it, lasts:
             // a worker paused past its lease (or cut off from its heartbeats) stops
@@ -225,13 +219,10 @@ public final class Worker: Sendable {
             } else {
                 logger.debug("run stopped", metadata: ["run": .string(run.id.uuidString), "stop": .string("\(stop)")])
             }
-            return false
         } catch where driveTasks.withLock(\.givenUp) {
             logGivenUp(run, stoppedBy: error)
-            return true
         } catch {
             await postpone(run.id, after: error)
-            return true
         }
     }
 
@@ -298,7 +289,7 @@ public final class Worker: Sendable {
 /// The tasks driving runs, by run, and whether the worker has been stopped for longer
 /// than its stop grace (`givenUp`).
 private struct DriveTasks {
-    var tasks: [UUID: Task<Bool, Never>] = [:]
+    var tasks: [UUID: Task<Void, Never>] = [:]
     var givenUp = false
 }
 
