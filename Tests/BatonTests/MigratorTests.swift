@@ -71,6 +71,41 @@ struct MigratorTests {
         }
     }
 
+    @Test func upgradingKeepsEveryStepOutputWithItsVisitInTheJournal() async throws {
+        try await TestDatabase.withFreshConnection { connection, _ in
+            let bundled = try Migration.bundled()
+            try await Migrator(migrations: bundled.filter { $0.version <= 8 }).migrate(connection)
+            // A run as the schema before 0009 stored it: step a completed in visit 1, then
+            // step b failed once and completed in visit 2, and step a again in visit 3.
+            try await connection.runScript("""
+                INSERT INTO baton.runs (id, workflow, version, state, status, visit, context, seq)
+                VALUES ('00000000-0000-0000-0000-000000000001', 'w', 1, 'three', 'runnable', 3, '{}', 7);
+                INSERT INTO baton.journal (run_id, seq, kind, state_from, state_to, step_name, attempt, payload) VALUES
+                    ('00000000-0000-0000-0000-000000000001', 1, 'run-started', NULL, 'one', NULL, NULL, '{}'),
+                    ('00000000-0000-0000-0000-000000000001', 2, 'step-completed', NULL, NULL, 'a', 1, '"first"'),
+                    ('00000000-0000-0000-0000-000000000001', 3, 'transition', 'one', 'two', NULL, NULL, '{}'),
+                    ('00000000-0000-0000-0000-000000000001', 4, 'step-failed', NULL, NULL, 'b', 1, NULL),
+                    ('00000000-0000-0000-0000-000000000001', 5, 'step-completed', NULL, NULL, 'b', 2, '"second"'),
+                    ('00000000-0000-0000-0000-000000000001', 6, 'transition', 'two', 'three', NULL, NULL, '{}'),
+                    ('00000000-0000-0000-0000-000000000001', 7, 'step-completed', NULL, NULL, 'a', 1, '"third"');
+                INSERT INTO baton.step_outputs (run_id, visit, step_name, output, attempts) VALUES
+                    ('00000000-0000-0000-0000-000000000001', 1, 'a', '"first"', 1),
+                    ('00000000-0000-0000-0000-000000000001', 2, 'b', '"second"', 2),
+                    ('00000000-0000-0000-0000-000000000001', 3, 'a', '"third"', 1);
+                """)
+            try await Migrator(migrations: bundled).migrate(connection)
+            let outputs = try await connection.query("""
+                SELECT visit || ' ' || step_name || ' ' || output::text || ' ' || attempts FROM baton.step_outputs ORDER BY visit
+                """).map { try $0.decode(String.self, at: 0) }
+            #expect(outputs == [#"1 a "first" 1"#, #"2 b "second" 2"#, #"3 a "third" 1"#])
+            let visits = try await connection.query("SELECT coalesce(visit::text, '-') FROM baton.journal ORDER BY seq")
+                .map { try $0.decode(String.self, at: 0) }
+            #expect(visits == ["-", "1", "-", "2", "2", "-", "3"])
+            // The journal is append-only again once the migration is done.
+            await #expect(throws: PostgresError.self) { try await connection.query("UPDATE baton.journal SET visit = 1") }
+        }
+    }
+
     @Test func aDatabaseNewerThanThisBinaryIsRefused() async throws {
         try await TestDatabase.withFreshConnection { connection, _ in
             let first = try Migration(name: "0001_a.sql", sql: "SELECT 1;")

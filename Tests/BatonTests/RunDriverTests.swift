@@ -191,8 +191,8 @@ struct RunDriverTests {
             try await clockwork.connection.runScript("""
                 CREATE FUNCTION refuse_step_output() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN RAISE EXCEPTION 'no space left on device (test)'; END $$;
-                CREATE TRIGGER refuse_step_output BEFORE INSERT ON baton.step_outputs
-                    FOR EACH ROW EXECUTE FUNCTION refuse_step_output();
+                CREATE TRIGGER refuse_step_output BEFORE INSERT ON baton.journal
+                    FOR EACH ROW WHEN (NEW.kind = 'step-completed') EXECUTE FUNCTION refuse_step_output();
                 """)
             let id = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 20)).runID
             let tenSteps = [(name: TenSteps.name, version: TenSteps.version)]
@@ -203,7 +203,7 @@ struct RunDriverTests {
             #expect(try await journal(store, id) == ["run-started step1"])
             #expect(try await store.run(id)?.status == "runnable")
             // Once the database takes writes again, the run goes on from its journal.
-            try await clockwork.connection.runScript("DROP TRIGGER refuse_step_output ON baton.step_outputs")
+            try await clockwork.connection.runScript("DROP TRIGGER refuse_step_output ON baton.journal")
             #expect(try await RunDriver(store: store).drive(TenSteps.self, run) == .finished(.succeeded))
         }
     }
