@@ -44,11 +44,12 @@ public struct ChaosHarness: Sendable {
         defer { Task { await pool.close() } }
         let store = RunStore(pool: pool, workerID: "chaos-harness")
         let stepLog = folder.appending(path: "steps.log").path
-        // 2 s leases, so paused and killed workers' runs are taken over soon.
+        // 2 s leases, so paused and killed workers' runs are taken over soon. Every other
+        // worker drives 4 runs at once, so its runs commit in two lanes (8: in one).
         let workers = WorkerProcesses(
             baton: baton, folder: folder,
             environment: ["BATON_DATABASE_URL": database.url + "&application_name=\(Self.workerApplication)", "BATON_STEP_LOG": stepLog],
-            leaseSeconds: 2
+            concurrency: [8, 4], leaseSeconds: 2
         )
         for _ in 0..<profile.workers { try workers.start() }
         let tally = EventTally()

@@ -9,20 +9,24 @@ package final class WorkerProcesses: Sendable {
     private let baton: URL
     private let folder: URL
     private let environment: [String: String]
+    private let concurrency: [Int]
     private let options: [String]
     private let state = Mutex<(running: [ChildProcess], logs: [String])>(([], []))
 
     /// - Parameters:
     ///   - environment: added to this process's environment (`BATON_DATABASE_URL` at least).
-    ///   - concurrency, leaseSeconds, pollMilliseconds: each worker's `--concurrency`,
-    ///     `--lease-seconds` and `--poll-milliseconds`.
+    ///   - concurrency: each worker's `--concurrency`, the next of these in turn.
+    ///   - leaseSeconds, pollMilliseconds: each worker's `--lease-seconds` and
+    ///     `--poll-milliseconds`.
     package init(
-        baton: URL, folder: URL, environment: [String: String], concurrency: Int = 8, leaseSeconds: Int = 30, pollMilliseconds: Int = 200
+        baton: URL, folder: URL, environment: [String: String], concurrency: [Int] = [8], leaseSeconds: Int = 30, pollMilliseconds: Int = 200
     ) {
+        precondition(!concurrency.isEmpty, "workers need a concurrency")
         self.baton = baton
         self.folder = folder
         self.environment = environment
-        options = ["--concurrency", "\(concurrency)", "--lease-seconds", "\(leaseSeconds)", "--poll-milliseconds", "\(pollMilliseconds)"]
+        self.concurrency = concurrency
+        options = ["--lease-seconds", "\(leaseSeconds)", "--poll-milliseconds", "\(pollMilliseconds)"]
     }
 
     /// Worker processes started so far.
@@ -33,7 +37,7 @@ package final class WorkerProcesses: Sendable {
     package func start() throws -> ChildProcess {
         let log = folder.appending(path: "worker-\(started + 1).log").path
         let process = try ChildProcess.spawn(
-            baton.path, ["worker"] + options,
+            baton.path, ["worker", "--concurrency", "\(concurrency[started % concurrency.count])"] + options,
             environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
             standardOutput: log, standardError: log
         )
@@ -108,7 +112,7 @@ package final class WorkerProcesses: Sendable {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let workers = WorkerProcesses(
-            baton: baton, folder: folder, environment: environment, concurrency: concurrency, leaseSeconds: leaseSeconds, pollMilliseconds: pollMilliseconds
+            baton: baton, folder: folder, environment: environment, concurrency: [concurrency], leaseSeconds: leaseSeconds, pollMilliseconds: pollMilliseconds
         )
         do {
             let result = try await body(workers)

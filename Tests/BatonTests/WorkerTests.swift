@@ -133,6 +133,22 @@ struct WorkerTests {
 }
 
 /// Version 2 of Relay: one step fewer.
+@Suite("Commit lanes")
+struct CommitLaneTests {
+    @Test func fewRunsInFlightCommitInTwoLanesMoreInOne() {
+        #expect(WorkerConfiguration(concurrency: 1).commitLanes == 2)
+        #expect(WorkerConfiguration(concurrency: 4).commitLanes == 2)
+        #expect(WorkerConfiguration(concurrency: 5).commitLanes == 1)
+        #expect(WorkerConfiguration(concurrency: 16).commitLanes == 1)
+    }
+
+    @Test func aLaneCountGivenIsKeptWithinWhatAStoreHas() {
+        #expect(WorkerConfiguration(concurrency: 16, commitLanes: 2).commitLanes == 2)
+        #expect(WorkerConfiguration(concurrency: 4, commitLanes: 9).commitLanes == RunStore.commitLanes)
+        #expect(WorkerConfiguration(concurrency: 4, commitLanes: 0).commitLanes == 1)
+    }
+}
+
 struct RelayV2: Workflow {
     static let name = "relay"
     static let version = 2

@@ -22,8 +22,11 @@ public struct RunStore: Sendable {
     public let maxPayloadBytes: Int
     /// ``maxPayloadBytes`` unless told otherwise: 1 MiB.
     public static let defaultMaxPayloadBytes = 1 << 20
-    /// Shares commits among this worker's runs; see ``GroupCommit``.
-    let groupCommit: GroupCommit
+    /// Share commits among this worker's runs, each lane on its own; see ``GroupCommit``
+    /// and ``bound(to:lane:)``.
+    private let commitLanes: [GroupCommit]
+    /// The lane this store's transitions commit in.
+    private let lane: Int
     /// The connection every statement runs on, if this store is bound to one.
     private let connection: PostgresConnection?
 
@@ -31,24 +34,34 @@ public struct RunStore: Sendable {
         self.pool = pool
         self.workerID = workerID
         self.maxPayloadBytes = maxPayloadBytes
-        groupCommit = GroupCommit()
+        commitLanes = (0..<Self.commitLanes).map { _ in GroupCommit() }
+        lane = 0
         connection = nil
     }
 
-    private init(_ store: RunStore, boundTo connection: PostgresConnection) {
+    private init(_ store: RunStore, boundTo connection: PostgresConnection, lane: Int) {
         pool = store.pool
         workerID = store.workerID
         maxPayloadBytes = store.maxPayloadBytes
-        groupCommit = store.groupCommit
+        commitLanes = store.commitLanes
+        self.lane = lane
         self.connection = connection
     }
+
+    /// How many lanes of shared commits a store has (``bound(to:lane:)``).
+    public static let commitLanes = 2
 
     /// This store with every statement on `connection` (one the caller holds, from
     /// ``PostgresPool/withConnection(_:)``), for code that runs on that connection's
     /// thread: no pool checkout and no thread switch per statement. A worker drives
-    /// each run this way; transitions still share commits with the other runs'.
-    public func bound(to connection: PostgresConnection) -> RunStore {
-        RunStore(self, boundTo: connection)
+    /// each run this way.
+    ///
+    /// Its transitions share commits with those of the other runs that commit in the
+    /// same `lane` (below ``commitLanes``): one batch at a time per lane, so while one
+    /// lane's commit waits for its WAL flush, the other lane's runs act and send theirs.
+    public func bound(to connection: PostgresConnection, lane: Int = 0) -> RunStore {
+        precondition(commitLanes.indices.contains(lane), "a store has \(Self.commitLanes) commit lanes")
+        return RunStore(self, boundTo: connection, lane: lane)
     }
 
     /// Throws if `json`, `what` (a context, an event's data, a step's output), is
@@ -63,6 +76,10 @@ public struct RunStore: Sendable {
     /// Whether this store is bound to a connection (``bound(to:)``), so its code runs on
     /// that connection's own thread.
     var isBound: Bool { connection != nil }
+
+    /// The executor of the bound connection's thread (nil when not bound): a task that
+    /// prefers it runs this store's statements without a thread switch.
+    var taskExecutor: (any TaskExecutor)? { connection?.taskExecutor }
 
     /// Runs `body` on the bound connection, or on one from the pool.
     @discardableResult
@@ -215,7 +232,7 @@ public struct RunStore: Sendable {
 
     /// Applies `move`, then `writes` in the same transaction; see ``commit(_:of:expectedSeq:context:consuming:writes:)``.
     func commit(_ move: RunMove, writes: [TransitionWrite]) async throws -> Committed? {
-        guard !writes.isEmpty else { return try await groupCommit.commit(move, by: self) }
+        guard !writes.isEmpty else { return try await commitLanes[lane].commit(move, by: self) }
         return try await withConnection { connection in
             do {
                 return try await connection.withTransaction { connection in
