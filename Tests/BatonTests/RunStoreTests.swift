@@ -24,6 +24,19 @@ struct RunStoreTests {
         }
     }
 
+    @Test func aClaimLeavesItsConnectionCommittingDurably() async throws {
+        try await withMigratedStore { store, clockwork in
+            // The claim commits without waiting for its WAL flush, for its own
+            // transaction only: the connection's later commits must still wait for theirs.
+            let connection = clockwork.connection
+            try await connection.runScript("SET synchronous_commit = on")
+            _ = try await store.start(Shipment.self, context: shipment)
+            #expect(try await store.bound(to: connection).claim(versions: versions, limit: 1, lease: .seconds(30)).count == 1)
+            #expect(try await connection.query("SHOW synchronous_commit").scalar(String.self) == "on")
+            #expect(try await connection.query("SELECT count(*) FROM baton.runs WHERE lease_owner = 'a'").scalar(Int.self) == 1)
+        }
+    }
+
     @Test func concurrentStartsWithOneBusinessKeyMakeOneRun() async throws {
         try await withMigratedStore { store, clockwork in
             let connection = clockwork.connection

@@ -174,12 +174,19 @@ public struct RunStore: Sendable {
             // The limit goes in as a constant, a power of two at a time: with a bound
             // limit the planner's generic plan sorts every due run, so each claim was
             // planned anew (0.3 ms); a handful of prepared statements covers any limit.
+            //
+            // The claim commits without waiting for its WAL flush (`synchronous_commit`
+            // off for its own transaction only): others see the lease at once, and only a
+            // crash of the database itself could lose it, which ends this worker's
+            // connections too, so it writes nothing under the lost lease. The run's first
+            // write then waits for a flush that covers the claim as well.
             var claimed: [StoredRun] = []
             for chunk in Self.powersOfTwo(summingTo: min(limit, 127)) {
                 let runs = try await connection.query("""
+                    WITH unflushed AS (SELECT set_config('synchronous_commit', 'off', true) AS setting)
                     UPDATE baton.runs
                     SET lease_owner = \(workerID), lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
-                    WHERE id IN (
+                    WHERE (SELECT setting FROM unflushed) = 'off' AND id IN (
                         SELECT id FROM baton.runs
                         WHERE wake_at <= baton.current_time()
                           AND (lease_expires_at IS NULL OR lease_expires_at < baton.current_time())
