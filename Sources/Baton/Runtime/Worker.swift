@@ -17,8 +17,16 @@ public struct WorkerConfiguration: Sendable {
     /// this way, and notifications missed while reconnecting are made up for).
     public var pollInterval: Duration
     /// Runs claimed ahead of a free slot, so a slot that frees is refilled without
-    /// waiting for a claim: `concurrency / 8`, at least 1, unless given. They are
-    /// leased to this worker meanwhile.
+    /// waiting for a claim: `concurrency / 2`, at least 1, unless given. They are
+    /// leased to this worker meanwhile, so a worker holds at most `concurrency +
+    /// claimAhead` runs, and one queued behind a long step waits for it while another
+    /// worker may be idle: lower it for workflows whose actions run long.
+    ///
+    /// Measured with the engine benchmark of `ops/bench` on an fsync-off server (2
+    /// cores), 4 runs in flight, three alternating rounds: 5,109-5,970 steps/s with 1
+    /// claimed ahead, 5,997-6,720 with 2 and 6,398-7,746 with 4 (at 1, a slot whose run
+    /// ended when no claimed run waited stopped, and its lane ran half empty until the
+    /// next claim came back; the machine was 92-95% busy instead of 97-99%).
     public var claimAhead: Int
     /// How long a stopping worker waits for the runs it drives to reach their next wait
     /// or end. After that it gives their leases up, so other workers take them over at
@@ -49,7 +57,7 @@ public struct WorkerConfiguration: Sendable {
         self.lease = lease
         self.heartbeat = heartbeat ?? lease / 3
         self.pollInterval = pollInterval
-        self.claimAhead = max(0, claimAhead ?? max(1, concurrency / 8))
+        self.claimAhead = max(0, claimAhead ?? max(1, concurrency / 2))
         self.stopGrace = max(.zero, stopGrace)
         self.commitLanes = min(RunStore.commitLanes, max(1, commitLanes ?? (concurrency <= 4 ? 2 : 1)))
     }
