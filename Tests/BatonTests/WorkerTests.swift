@@ -1,4 +1,5 @@
 import Baton
+import BatonExamples
 import BatonTesting
 import Foundation
 import LibPQ
@@ -65,6 +66,32 @@ struct WorkerTests {
                 }
                 #expect(try await store.run(id).map { try $0.decodeContext(as: Relay.self).legs } == ["first", "second", "third"])
             }
+        }
+    }
+
+    @Test func aStoppingWorkerFinishesTheRunItDrivesAndGivesBackThoseItClaimedAhead() async throws {
+        try await withMigratedStore { store, clockwork in
+            // Ten steps of 50 ms each: the run being driven ends half a second after the stop.
+            for _ in 0..<3 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 50)) }
+            var registry = WorkflowRegistry()
+            try registry.register(TenSteps.self)
+            let worker = Worker(store: store, registry: registry,
+                                configuration: .init(concurrency: 1, pollInterval: .milliseconds(50), claimAhead: 2), logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            #expect(try await eventually {
+                try await clockwork.connection.query("SELECT count(*) FILTER (WHERE lease_owner = 'a'), max(seq) FROM baton.runs").first
+                    .map { try $0.decode(Int.self, at: 0) == 3 && $0.decode(Int.self, at: 1) > 1 } ?? false
+            })
+            running.cancel()
+            try await running.value
+            let runs = try await clockwork.connection.query("""
+                SELECT status || ' seq ' || seq || ' ' || coalesce(lease_owner, 'no lease') || ' due ' || coalesce((wake_at <= now())::text, 'never')
+                       || ' failures ' || drive_failures
+                FROM baton.runs ORDER BY seq DESC
+                """).map { try $0.decode(String.self, at: 0) }
+            #expect(runs == [
+                "succeeded seq 22 no lease due never failures 0", "runnable seq 1 no lease due true failures 0", "runnable seq 1 no lease due true failures 0",
+            ])
         }
     }
 
