@@ -37,7 +37,7 @@ public struct WorkerConfiguration: Sendable {
     public var stopGrace: Duration
     /// In how many lanes the runs' transitions share commits (at most
     /// ``RunStore/commitLanes``): each slot commits in the lane with the fewest slots.
-    /// Unless given, 2 for 2 to 4 runs at once and 1 above. With few runs in one lane,
+    /// Unless given, 2 for up to 4 runs at once and 1 above. With few runs in one lane,
     /// they all wait for one commit, then all act while the database idles; in two lanes
     /// one half acts and sends its commit while the other's waits for its WAL flush.
     /// With more runs, one lane's batches overlap by themselves (runs that return during

@@ -22,9 +22,9 @@ public struct RunStore: Sendable {
     public let maxPayloadBytes: Int
     /// ``maxPayloadBytes`` unless told otherwise: 1 MiB.
     public static let defaultMaxPayloadBytes = 1 << 20
-    /// Share commits among this worker's runs, each lane on its own; see ``GroupCommit``
-    /// and ``bound(to:lane:)``.
-    private let commitLanes: [GroupCommit]
+    /// Share commits among this worker's runs, one batch at a time in each lane; see
+    /// ``GroupCommit`` and ``bound(to:lane:)``.
+    private let lanes: [GroupCommit]
     /// The lane this store's transitions commit in.
     private let lane: Int
     /// The connection every statement runs on, if this store is bound to one.
@@ -34,7 +34,7 @@ public struct RunStore: Sendable {
         self.pool = pool
         self.workerID = workerID
         self.maxPayloadBytes = maxPayloadBytes
-        commitLanes = (0..<Self.commitLanes).map { _ in GroupCommit() }
+        lanes = (0..<Self.commitLanes).map { _ in GroupCommit() }
         lane = 0
         connection = nil
     }
@@ -43,7 +43,7 @@ public struct RunStore: Sendable {
         pool = store.pool
         workerID = store.workerID
         maxPayloadBytes = store.maxPayloadBytes
-        commitLanes = store.commitLanes
+        lanes = store.lanes
         self.lane = lane
         self.connection = connection
     }
@@ -60,7 +60,7 @@ public struct RunStore: Sendable {
     /// same `lane` (below ``commitLanes``): one batch at a time per lane, so while one
     /// lane's commit waits for its WAL flush, the other lane's runs act and send theirs.
     public func bound(to connection: PostgresConnection, lane: Int = 0) -> RunStore {
-        precondition(commitLanes.indices.contains(lane), "a store has \(Self.commitLanes) commit lanes")
+        precondition(lanes.indices.contains(lane), "a store has \(Self.commitLanes) commit lanes")
         return RunStore(self, boundTo: connection, lane: lane)
     }
 
@@ -239,7 +239,7 @@ public struct RunStore: Sendable {
 
     /// Applies `move`, then `writes` in the same transaction; see ``commit(_:of:expectedSeq:context:consuming:writes:)``.
     func commit(_ move: RunMove, writes: [TransitionWrite]) async throws -> Committed? {
-        guard !writes.isEmpty else { return try await commitLanes[lane].commit(move, by: self) }
+        guard !writes.isEmpty else { return try await lanes[lane].commit(move, by: self) }
         return try await withConnection { connection in
             do {
                 return try await connection.withTransaction { connection in
