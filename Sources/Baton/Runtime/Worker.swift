@@ -163,8 +163,9 @@ public final class Worker: Sendable {
         while let first = next {
             do {
                 try await store.pool.withConnection { connection in
+                    let slot = store.bound(to: connection, lane: lane)
                     while let turn = next, await connection.isReadyForUse() {
-                        await drive(turn, on: store.bound(to: connection, lane: lane))
+                        await drive(turn, on: slot)
                         next = holdings.withLock { $0.finished(turn.runID) }
                         wakeUp.signal()
                     }

@@ -15,13 +15,13 @@ import Synchronization
 /// move and whatever is queued; when it is done it hands the lead to the oldest queued
 /// mover, whose move then goes with the next batch.
 ///
-/// Measured with `ops/bench --sections engine` (2 cores), 4 runs in flight: one batch at
-/// a time, the last returning run waking the leader, 5,000-5,100 steps/s (0.37
-/// commits a step; polling for them every 50 µs gave 4,500-5,000); two batches at a
-/// time, each with its own half of the runs, no better (4,800-5,100 at 0.63 commits
-/// a step: their flushes queue on each other); no batching 2,400-2,700. A batch's
-/// statement runs 0.17-0.19 ms in the server; its round trip with the commit's WAL
-/// flush takes 0.55-0.6 ms, and that is what every run waits for.
+/// A store has one of these per commit lane (``RunStore/bound(to:lane:)``): a worker
+/// with up to 4 runs in flight splits them over two, so one half acts while the other
+/// half's commit waits for its WAL flush (``WorkerConfiguration/commitLanes`` has the
+/// figures). Within a lane, measured with `ops/bench --sections engine` (2 cores), the
+/// last returning run waking the leader did better than polling for them every 50 µs
+/// (5,000-5,100 steps/s against 4,500-5,000 at 4 in flight), and no batching at all
+/// did worse (2,400-2,700).
 final class GroupCommit: Sendable {
     private let maxBatchSize: Int
     private let state = Mutex(Queue())
