@@ -26,3 +26,19 @@ struct PostgresQueryTests {
         #expect(query.binds == [.null])
     }
 }
+
+@Suite("Fragments carry their values into the statement they land in")
+struct PostgresFragmentTests {
+    @Test func fragmentValuesAreNumberedOnFromTheStatements() {
+        let rows: [PostgresFragment] = [("a", 1), ("b", 2)].map { "(\($0.0), \($0.1))" }
+        let query: PostgresQuery = "INSERT INTO t (tag, n) VALUES \(rows, separator: ", ") RETURNING \(true)"
+        #expect(query.sql == "INSERT INTO t (tag, n) VALUES ($1, $2), ($3, $4) RETURNING $5")
+        #expect(query.binds.map(\.type) == [.unspecified, .int8, .unspecified, .int8, .bool])
+        #expect(query.binds[2] == .text("b"))
+    }
+
+    @Test func noFragmentsAppendNothing() {
+        let query: PostgresQuery = "SELECT \(1)\([PostgresFragment](), separator: ", ")"
+        #expect(query.sql == "SELECT $1")
+    }
+}

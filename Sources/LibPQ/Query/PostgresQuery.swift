@@ -46,8 +46,7 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
 
         /// Appends `$n` and binds `value` as parameter n.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value) {
-            binds.append(value.postgresBind)
-            sql += "$\(binds.count)"
+            append(value.postgresBind)
         }
 
         /// Appends SQL text as it is, for constant fragments (a column list shared by
@@ -58,7 +57,12 @@ public struct PostgresQuery: Sendable, Hashable, ExpressibleByStringInterpolatio
 
         /// Appends `$n` and binds `value`, or SQL `NULL` when it is `nil`.
         public mutating func appendInterpolation<Value: PostgresEncodable>(_ value: Value?) {
-            binds.append(value.postgresBind)
+            append(value.postgresBind)
+        }
+
+        /// Appends `$n` and binds `bind` as parameter n.
+        mutating func append(_ bind: PostgresBind) {
+            binds.append(bind)
             sql += "$\(binds.count)"
         }
     }
