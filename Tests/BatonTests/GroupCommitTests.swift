@@ -114,6 +114,43 @@ struct GroupCommitTests {
         }
     }
 
+    @Test func aMoveCommittedAloneWritesWhatABatchedOneWrites() async throws {
+        try await withMigratedStore { store, clockwork in
+            let moves = try await claimedMoves(store, count: 9)
+            let context = Shipment.Context(inStock: 3, plan: awkwardText)
+            // Nothing else commits: the first move goes alone, in its own statement.
+            let (alone, aloneResult) = moves[0]
+            #expect(try await store.commit(aloneResult, of: alone.id, expectedSeq: alone.seq, context: context) != nil)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (run, result) in moves.dropFirst() {
+                    group.addTask { _ = try await store.commit(result, of: run.id, expectedSeq: run.seq, context: context) }
+                }
+                try await group.waitForAll()
+            }
+            // A run whose transition shares its transaction with another's was batched.
+            let batched = try await clockwork.connection.query("""
+                SELECT run_id FROM baton.journal j WHERE kind = 'transition' AND run_id <> \(alone.id)
+                  AND EXISTS (SELECT 1 FROM baton.journal o WHERE o.xmin = j.xmin AND o.run_id <> j.run_id)
+                LIMIT 1
+                """).scalar(UUID.self)
+            func written(_ id: UUID) async throws -> [String] {
+                let journal = try await clockwork.connection.query("""
+                    SELECT concat_ws('|', seq, kind, state_from, state_to, reason, error, step_name, visit, attempt,
+                                     duration_ms, payload, worker_id, model, tokens_in, tokens_out, cost_usd)
+                    FROM baton.journal WHERE run_id = \(id) ORDER BY seq
+                    """).map { try $0.decode(String.self, at: 0) }
+                let row = try await clockwork.connection.query("""
+                    SELECT concat_ws('|', state, status, visit, seq, context, waiting_for, timeout_at IS NULL, wake_at IS NULL,
+                                     finished_at IS NULL, lease_owner, error, drive_failures, last_drive_error, last_entry_is_step)
+                    FROM baton.runs WHERE id = \(id)
+                    """).scalar(String.self)
+                return journal + [row]
+            }
+            #expect(try await written(alone.id) == written(batched))
+            #expect(try await store.verify(nil).mismatches.isEmpty)
+        }
+    }
+
     @Test func awkwardTextSurvivesEveryFieldOfATransition() async throws {
         try await withMigratedStore { store, clockwork in
             let id = try await store.start(Awkward.self, context: .init()).runID

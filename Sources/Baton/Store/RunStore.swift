@@ -262,8 +262,10 @@ public struct RunStore: Sendable {
     ///
     /// Besides the run rows and the journal (where completed steps' outputs are kept:
     /// `baton.step_outputs` is a view of them), the statement marks consumed inbox
-    /// events and wakes the waiting parent of a child that finished.
+    /// events and wakes the waiting parent of a child that finished. A lone move that
+    /// needs neither goes in a leaner statement (``applyAlone(_:as:on:)``).
     static func apply(_ moves: [RunMove], as workerID: String, on connection: PostgresConnection) async throws -> [UUID: Committed] {
+        if goesAlone(moves) { return try await applyAlone(moves[0], as: workerID, on: connection) }
         let wakesOrConsumes = moves.contains { move in move.row.isFinal || move.entries.contains { $0.eventID != nil } }
         let rows = try await connection.query("""
             WITH batch AS (
