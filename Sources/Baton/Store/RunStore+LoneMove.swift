@@ -16,9 +16,10 @@ extension RunStore {
     }
 
     /// Applies one move, fenced like the batch statement, with plain parameters: an
-    /// update by primary key and the journal rows from a `VALUES` list. With two commit
-    /// lanes most batches carry one move, and for one move the batch statement's JSON
-    /// unpacking and joins cost more than the writes. Server execution time of one move
+    /// update by primary key and the journal rows from a `VALUES` list. A batch carries
+    /// one move whenever no other run of its lane commits at that moment (always, with
+    /// one run in flight), and for one move the batch statement's JSON unpacking and
+    /// joins cost more than the writes. Server execution time of one move
     /// (`pg_stat_statements`, fsync off): 32-37 µs against 48-68 µs for the batch
     /// statement. With 1 run in flight every move goes alone: `ops/bench --sections
     /// engine` on a server with fsync off made 2,960-3,200 steps/s against 2,630-2,880.
