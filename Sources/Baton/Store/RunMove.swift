@@ -45,6 +45,12 @@ struct RunMove: Sendable {
         }
     }
 
+    /// Whether the move's last entry is a step's: the run row's `last_entry_is_step`,
+    /// which tells a driver to look this visit's steps up in the journal.
+    var lastEntryIsStep: Bool {
+        entries.last.map { [.stepCompleted, .stepFailed].contains($0.record.kind) } ?? false
+    }
+
     /// Sets the payload of the first entry of `kind` (an approval request's action and decision).
     mutating func attach(payload: String, toFirst kind: JournalRecord.Kind) {
         guard let index = entries.firstIndex(where: { $0.record.kind == kind }) else { return }
@@ -81,6 +87,7 @@ struct RunMove: Sendable {
                 object.field("is_final", move.row.isFinal)
                 object.field("keeps_timers", move.row.keepsTimers)
                 object.field("error", move.row.error)
+                object.field("last_entry_is_step", move.lastEntryIsStep)
                 object.key("entries")
                 object.writer.array(move.entries) { writer, entry in
                     writer.object { object in

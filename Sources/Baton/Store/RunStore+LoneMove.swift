@@ -3,10 +3,10 @@ import LibPQ
 
 extension RunStore {
     /// The most journal entries a move may carry to be applied on its own by
-    /// ``applyAlone(_:as:on:)``: one statement is prepared per entry count.
+    /// ``loneMoveStatement(_:as:)``: one statement is prepared per entry count.
     static let loneMoveEntryLimit = 8
 
-    /// Whether ``apply(_:as:on:)`` applies `moves` with ``applyAlone(_:as:on:)``: one
+    /// Whether ``apply(_:as:on:)`` applies `moves` with ``loneMoveStatement(_:as:)``: one
     /// move that neither ends its run nor consumes an event (those also update the
     /// inbox and the parent, which only the batch statement does), with a few entries.
     static func goesAlone(_ moves: [RunMove]) -> Bool {
@@ -15,17 +15,17 @@ extension RunStore {
             && move.entries.allSatisfy { $0.eventID == nil }
     }
 
-    /// Applies one move, fenced like the batch statement, with plain parameters: an
-    /// update by primary key and the journal rows from a `VALUES` list. A batch carries
+    /// The statement that applies one move, fenced like the batch statement, with plain
+    /// parameters: an update by primary key and the journal rows from a `VALUES` list.
+    /// Its answer has the batch statement's columns (id, cancel reason). A batch carries
     /// one move whenever no other run of its lane commits at that moment (always, with
     /// one run in flight), and for one move the batch statement's JSON unpacking and
     /// joins cost more than the writes. Server execution time of one move
     /// (`pg_stat_statements`, fsync off): 32-37 µs against 48-68 µs for the batch
     /// statement. With 1 run in flight every move goes alone: `ops/bench --sections
     /// engine` on a server with fsync off made 2,960-3,200 steps/s against 2,630-2,880.
-    static func applyAlone(_ move: RunMove, as workerID: String, on connection: PostgresConnection) async throws -> [UUID: Committed] {
+    static func loneMoveStatement(_ move: RunMove, as workerID: String) -> PostgresQuery {
         let row = move.row
-        let lastIsStep = move.entries.last.map { [.stepCompleted, .stepFailed].contains($0.record.kind) } ?? false
         let entries: [PostgresFragment] = move.entries.enumerated().map { offset, entry in
             """
             (\(offset + 1)::integer, \(entry.record.kind.rawValue)::text, \(entry.record.from)::text, \(entry.record.to)::text,
@@ -35,7 +35,7 @@ extension RunStore {
              \(text(entry.model?.costUSD))::numeric)
             """
         }
-        let rows = try await connection.query("""
+        return """
             WITH moved AS (
                 UPDATE baton.runs r SET
                     state = \(row.state), status = \(row.status), visit = \(row.visit), context = \(row.context)::jsonb,
@@ -49,7 +49,7 @@ extension RunStore {
                                    ELSE coalesce(to_timestamp(\(text(row.wakeAtEpochSeconds))::double precision),
                                                  baton.current_time() + make_interval(secs => \(text(row.wakeAfterSeconds))::double precision)) END,
                     error = \(row.error), updated_at = baton.current_time(),
-                    drive_failures = 0, last_drive_error = NULL, last_entry_is_step = \(lastIsStep)
+                    drive_failures = 0, last_drive_error = NULL, last_entry_is_step = \(move.lastEntryIsStep)
                 WHERE r.id = \(move.runID) AND r.seq = \(move.expectedSeq)
                   AND r.lease_owner = \(workerID) AND r.lease_expires_at > baton.current_time()
                 RETURNING r.id, r.cancel_reason, r.context
@@ -64,12 +64,7 @@ extension RunStore {
                     model, tokens_in, tokens_out, cost_usd)
             )
             SELECT id, cancel_reason FROM moved
-            """, prepared: true)
-        var committed: [UUID: Committed] = [:]
-        for row in rows {
-            committed[try row.decode(UUID.self, at: 0)] = Committed(cancelReason: try row.decode(String?.self, at: 1))
-        }
-        return committed
+            """
     }
 
     /// `value` as text: a nil and a value then bind as the same (unspecified) type, so

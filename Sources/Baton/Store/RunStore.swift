@@ -263,15 +263,26 @@ public struct RunStore: Sendable {
     /// Besides the run rows and the journal (where completed steps' outputs are kept:
     /// `baton.step_outputs` is a view of them), the statement marks consumed inbox
     /// events and wakes the waiting parent of a child that finished. A lone move that
-    /// needs neither goes in a leaner statement (``applyAlone(_:as:on:)``).
+    /// needs neither goes in a leaner statement (``loneMoveStatement(_:as:)``).
     static func apply(_ moves: [RunMove], as workerID: String, on connection: PostgresConnection) async throws -> [UUID: Committed] {
-        if goesAlone(moves) { return try await applyAlone(moves[0], as: workerID, on: connection) }
+        let statement = goesAlone(moves) ? loneMoveStatement(moves[0], as: workerID) : batchStatement(moves, as: workerID)
+        var committed: [UUID: Committed] = [:]
+        for row in try await connection.query(statement, prepared: true) {
+            committed[try row.decode(UUID.self, at: 0)] = Committed(cancelReason: try row.decode(String?.self, at: 1))
+        }
+        return committed
+    }
+
+    /// The statement ``apply(_:as:on:)`` applies several moves with (or one that ends its
+    /// run or consumes an event): the batch as one JSON array, unpacked by the server.
+    private static func batchStatement(_ moves: [RunMove], as workerID: String) -> PostgresQuery {
         let wakesOrConsumes = moves.contains { move in move.row.isFinal || move.entries.contains { $0.eventID != nil } }
-        let rows = try await connection.query("""
+        return """
             WITH batch AS (
                 SELECT * FROM jsonb_to_recordset(\(RunMove.json(moves))::jsonb) AS b(
                     run_id uuid, expected_seq bigint, state text, status text, visit integer, context jsonb,
-                    waiting_for jsonb, wake_after double precision, wake_at double precision, is_final boolean, keeps_timers boolean, error text, entries jsonb)
+                    waiting_for jsonb, wake_after double precision, wake_at double precision, is_final boolean, keeps_timers boolean, error text,
+                    last_entry_is_step boolean, entries jsonb)
             ), moved AS (
                 UPDATE baton.runs r SET
                     state = b.state, status = b.status, visit = b.visit, context = b.context,
@@ -288,7 +299,7 @@ public struct RunStore: Sendable {
                     lease_expires_at = CASE WHEN b.is_final THEN NULL ELSE r.lease_expires_at END,
                     error = b.error, updated_at = baton.current_time(),
                     drive_failures = 0, last_drive_error = NULL,
-                    last_entry_is_step = (b.entries -> -1 ->> 'kind') IN ('step-completed', 'step-failed')
+                    last_entry_is_step = b.last_entry_is_step
                 FROM batch b
                 -- The id list makes the plan a primary key lookup whatever the statistics say.
                 WHERE r.id = ANY (ARRAY(SELECT run_id FROM batch)) AND r.id = b.run_id AND r.seq = b.expected_seq
@@ -307,15 +318,10 @@ public struct RunStore: Sendable {
                        CASE WHEN kind = 'transition' THEN context ELSE payload END, \(workerID), model, tokens_in, tokens_out, cost_usd
                 FROM entry
             \(unescaped: wakesOrConsumes ? Self.endUpdatingInboxAndParents : Self.end)
-            """, prepared: true)
-        var committed: [UUID: Committed] = [:]
-        for row in rows {
-            committed[try row.decode(UUID.self, at: 0)] = Committed(cancelReason: try row.decode(String?.self, at: 1))
-        }
-        return committed
+            """
     }
 
-    /// The end of ``apply(_:as:on:)``'s statement when a move ends a run or consumes an
+    /// The end of the batch statement when a move ends a run or consumes an
     /// inbox event: it marks the events consumed and wakes the waiting parents of
     /// children that ended. Only those batches need the two updates: for the others
     /// (most) their plan's setup was a tenth of the statement's time in the server.
@@ -338,7 +344,7 @@ public struct RunStore: Sendable {
         SELECT id, cancel_reason FROM moved, (SELECT count(*) FROM parent_woken) AS woken
         """
 
-    /// The end of ``apply(_:as:on:)``'s statement for the other batches.
+    /// The end of the batch statement for the other batches.
     private static let end = """
         )
         SELECT id, cancel_reason FROM moved
