@@ -71,8 +71,9 @@ struct WorkerTests {
 
     @Test func aStoppingWorkerFinishesTheRunItDrivesAndGivesBackThoseItClaimedAhead() async throws {
         try await withMigratedStore { store, clockwork in
-            // Ten steps of 50 ms each: the run being driven ends half a second after the stop.
-            for _ in 0..<3 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 50)) }
+            // Ten steps of 200 ms each: the run being driven ends up to two seconds after the
+            // stop, so a busy machine's late stop still lands while it is being driven.
+            for _ in 0..<3 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 200)) }
             var registry = WorkflowRegistry()
             try registry.register(TenSteps.self)
             let worker = Worker(store: store, registry: registry,

@@ -166,14 +166,17 @@ public final class Worker: Sendable {
                     let slot = store.bound(to: connection, lane: lane)
                     while let turn = next, await connection.isReadyForUse() {
                         await drive(turn, on: slot)
-                        next = holdings.withLock { $0.finished(turn.runID) }
+                        // A stopping worker starts no run it claimed ahead: it gives them back.
+                        let stopping = Task.isCancelled
+                        next = holdings.withLock { $0.finished(turn.runID, takingQueued: !stopping) }
                         wakeUp.signal()
                     }
                 }
             } catch {
                 // No connection to drive it on: given back like a run whose drive failed.
                 await postpone(first.runID, after: error)
-                next = holdings.withLock { $0.finished(first.runID) }
+                let stopping = Task.isCancelled
+                next = holdings.withLock { $0.finished(first.runID, takingQueued: !stopping) }
                 wakeUp.signal()
             }
         }
@@ -430,12 +433,13 @@ private struct Holdings {
     }
 
     /// Lets go of a run that stopped; returns what its slot drives next, if anything:
-    /// the same run if it was claimed again meanwhile, else the oldest queued run.
-    mutating func finished(_ run: UUID) -> Next? {
+    /// the same run if it was claimed again meanwhile, else the oldest queued run unless
+    /// `takingQueued` is false (the worker is stopping and gives the queued runs back).
+    mutating func finished(_ run: UUID, takingQueued: Bool) -> Next? {
         held[run] = held[run].flatMap { $0 > 1 ? $0 - 1 : nil }
         if claimedAgain.remove(run) != nil { return .claimedAgain(run) }
         if held[run] == nil { leaseEnds[run] = nil }
-        guard !queued.isEmpty else {
+        guard takingQueued, !queued.isEmpty else {
             driving -= 1
             return nil
         }
