@@ -7,15 +7,20 @@ public struct Definition<W: Workflow>: Sendable {
     public let initial: W.State
     /// The declared states, in declaration order.
     let states: [StateDefinition<W>]
+    /// Where each state's first declaration is in ``states``: the runtime looks states
+    /// up several times a transition.
+    private let positions: [W.State: Int]
 
     public init(initial: W.State, @StateBuilder<W> states: () -> [StateDefinition<W>]) {
+        let declared = states()
         self.initial = initial
-        self.states = states()
+        self.states = declared
+        positions = declared.indices.reversed().reduce(into: [:]) { positions, index in positions[declared[index].state] = index }
     }
 
-    /// The declaration of `state`, if there is one.
+    /// The declaration of `state` (its first, if it was declared twice), if there is one.
     func definition(of state: W.State) -> StateDefinition<W>? {
-        states.first { $0.state == state }
+        positions[state].map { states[$0] }
     }
 }
 

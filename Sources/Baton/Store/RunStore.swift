@@ -452,10 +452,16 @@ public struct RunStore: Sendable {
     }
 
     static func encode<Value: Encodable>(_ value: Value) throws -> String {
+        String(decoding: try jsonEncoder.encode(value), as: UTF8.self)
+    }
+
+    /// One encoder for every ``encode(_:)``: `JSONEncoder` is safe to share once its
+    /// options are set, and making one per value cost a tenth of the encoding.
+    private static let jsonEncoder: JSONEncoder = {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
-    }
+        return encoder
+    }()
 }
 
 /// A workflow version a worker runs, as the claim query reads it.
