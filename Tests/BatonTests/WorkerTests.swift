@@ -96,6 +96,36 @@ struct WorkerTests {
         }
     }
 
+    @Test func aWorkerWhoseDrivesRunLongClaimsNoRunAhead() async throws {
+        try await withMigratedStore { store, clockwork in
+            // Ten steps of 20 ms: each drive takes over 200 ms, past Worker.shortDrive.
+            var ids: [UUID] = []
+            for _ in 0..<4 { ids.append(try await store.start(TenSteps.self, context: .init(stepMilliseconds: 20)).runID) }
+            var registry = WorkflowRegistry()
+            try registry.register(TenSteps.self)
+            let worker = Worker(store: store, registry: registry,
+                                configuration: .init(concurrency: 1, pollInterval: .milliseconds(50), claimAhead: 2), logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            // Before any drive ended, it claimed two ahead (the second and third runs). Once
+            // the first run's drive showed drives are long, it claims none ahead: the last
+            // run is claimed only when the third ends, not when the first did.
+            var lastLeasedWhileThirdDrives: Bool?
+            #expect(try await eventually {
+                let row = try await clockwork.connection.query("""
+                    SELECT count(*) FILTER (WHERE status = 'succeeded'), coalesce(bool_or(lease_owner IS NOT NULL) FILTER (WHERE id = \(ids[3])), false)
+                    FROM baton.runs
+                    """).first
+                guard let row, try row.decode(Int.self, at: 0) == 2 else { return false }
+                lastLeasedWhileThirdDrives = try row.decode(Bool.self, at: 1)
+                return true
+            })
+            #expect(lastLeasedWhileThirdDrives == false)
+            #expect(try await eventually { try await unfinished(clockwork.connection) == 0 })
+            running.cancel()
+            try await running.value
+        }
+    }
+
     @Test func aRunThatCannotBeDrivenIsRetriedWithAGrowingDelayThenGoesOnOnceRepaired() async throws {
         try await withMigratedStore { store, clockwork in
             let id = try await store.start(Relay.self, context: .init()).runID
@@ -168,6 +198,14 @@ struct CommitLaneTests {
         #expect(WorkerConfiguration(concurrency: 4).commitLanes == 2)
         #expect(WorkerConfiguration(concurrency: 5).commitLanes == 1)
         #expect(WorkerConfiguration(concurrency: 16).commitLanes == 1)
+    }
+
+    @Test func aWorkerClaimsAsManyRunsAheadAsItHasSlotsHalfOfThemAtATime() {
+        #expect(WorkerConfiguration(concurrency: 4).claimAhead == 4)
+        #expect(WorkerConfiguration(concurrency: 4).claimBatch == 2)
+        #expect(WorkerConfiguration(concurrency: 1).claimBatch == 1)
+        #expect(WorkerConfiguration(concurrency: 16, claimAhead: 3).claimBatch == 1)
+        #expect(WorkerConfiguration(concurrency: 16, claimAhead: 0).claimBatch == 1)
     }
 
     @Test func aLaneCountGivenIsKeptWithinWhatAStoreHas() {
