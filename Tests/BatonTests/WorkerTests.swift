@@ -98,9 +98,10 @@ struct WorkerTests {
 
     @Test func aWorkerWhoseDrivesRunLongClaimsNoRunAhead() async throws {
         try await withMigratedStore { store, clockwork in
-            // Ten steps of 20 ms: each drive takes over 200 ms, past Worker.shortDrive.
+            // Ten steps of 40 ms: each drive takes over 400 ms, past Worker.shortDrive, and
+            // the moment checked below (two runs done, the third driven) lasts as long.
             var ids: [UUID] = []
-            for _ in 0..<4 { ids.append(try await store.start(TenSteps.self, context: .init(stepMilliseconds: 20)).runID) }
+            for _ in 0..<4 { ids.append(try await store.start(TenSteps.self, context: .init(stepMilliseconds: 40)).runID) }
             var registry = WorkflowRegistry()
             try registry.register(TenSteps.self)
             let worker = Worker(store: store, registry: registry,
