@@ -42,7 +42,8 @@ struct StartCommand: AsyncParsableCommand {
     @Option(help: "A business key: starting again with the same key returns the same run.")
     var key: String?
 
-    @Option(help: "The definition version (default: the newest).")
+    /// Named apart from `--version`, which every command takes for baton's own version.
+    @Option(name: .customLong("workflow-version"), help: "The definition version to start (default: the newest).")
     var version: Int?
 
     @OptionGroup var output: OutputOptions

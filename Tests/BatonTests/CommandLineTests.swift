@@ -29,6 +29,16 @@ struct CommandLineTests {
         }
     }
 
+    @Test func startsHelpNamesEachOptionOnce() async throws {
+        let result = try await BatonProcess(["start", "--help"]).run()
+        #expect(result.status == 0)
+        let options = result.standardOutput.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").first.flatMap { $0.hasPrefix("--") ? String($0) : nil }
+        }
+        #expect(options.contains("--workflow-version"))
+        #expect(options.count == Set(options).count, "\(options)")
+    }
+
     @Test func anUnreachableDatabaseIsOneClearLineWithoutThePassword() async throws {
         let result = try await BatonProcess(
             ["migrate", "--json"],

@@ -21,6 +21,7 @@ struct RunCommandTests {
             try await Migrator(migrations: try Migration.bundled()).migrate(connection)
             let cases: [([String], String)] = [
                 (["start", "no-such-flow"], "baton: no workflow no-such-flow here (known: customer-notice v1, order-delay v1, ten-steps v1)"),
+                (["start", "ten-steps", "--workflow-version", "9"], "baton: no workflow ten-steps v9 here (known: customer-notice v1, order-delay v1, ten-steps v1)"),
                 (["start", "ten-steps", "--input", "{not json"], "baton: --input is not valid JSON: {not json"),
                 (["start", "ten-steps", "--input", #"{"stepMilliseconds": "slow"}"#], "baton: --input does not fit ten-steps's context: at \"stepMilliseconds\": expected Int"),
                 (["start", "ten-steps", "--input", "@/nonexistent/input.json"], "baton: --input: can't read /nonexistent/input.json"),
