@@ -192,8 +192,8 @@ struct WorkerTests {
 }
 
 /// Version 2 of Relay: one step fewer.
-@Suite("Commit lanes")
-struct CommitLaneTests {
+@Suite("Worker configuration: commit lanes and claiming ahead")
+struct WorkerConfigurationTests {
     @Test func fewRunsInFlightCommitInTwoLanesMoreInOne() {
         #expect(WorkerConfiguration(concurrency: 1).commitLanes == 2)
         #expect(WorkerConfiguration(concurrency: 4).commitLanes == 2)

@@ -15,7 +15,7 @@ public struct Definition<W: Workflow>: Sendable {
         let declared = states()
         self.initial = initial
         self.states = declared
-        positions = declared.indices.reversed().reduce(into: [:]) { positions, index in positions[declared[index].state] = index }
+        positions = Dictionary(zip(declared.map(\.state), declared.indices), uniquingKeysWith: { first, _ in first })
     }
 
     /// The declaration of `state` (its first, if it was declared twice), if there is one.

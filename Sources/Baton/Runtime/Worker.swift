@@ -185,20 +185,24 @@ public final class Worker: Sendable {
                     let slot = store.bound(to: connection, lane: lane)
                     while let turn = next, await connection.isReadyForUse() {
                         await drive(turn, on: slot)
-                        // A stopping worker starts no run it claimed ahead: it gives them back.
-                        let stopping = Task.isCancelled
-                        next = holdings.withLock { $0.finished(turn.runID, takingQueued: !stopping) }
-                        wakeUp.signal()
+                        next = slotFinished(turn.runID)
                     }
                 }
             } catch {
                 // No connection to drive it on: given back like a run whose drive failed.
                 await postpone(first.runID, after: error)
-                let stopping = Task.isCancelled
-                next = holdings.withLock { $0.finished(first.runID, takingQueued: !stopping) }
-                wakeUp.signal()
+                next = slotFinished(first.runID)
             }
         }
+    }
+
+    /// Lets go of `runID`, which a slot is done with, wakes the claiming loop (there is
+    /// room now) and returns what the slot drives next. A stopping worker starts no run it
+    /// claimed ahead: those stay queued, to be given back.
+    private func slotFinished(_ runID: UUID) -> Holdings.Next? {
+        let stopping = Task.isCancelled
+        defer { wakeUp.signal() }
+        return holdings.withLock { $0.finished(runID, takingQueued: !stopping) }
     }
 
     /// Drives what a slot took next with `slot`, the store bound to the slot's connection.
