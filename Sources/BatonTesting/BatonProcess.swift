@@ -46,23 +46,22 @@ public struct BatonProcess: Sendable {
 
     /// Runs to completion and returns what it printed.
     public func run() async throws -> Result {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-process-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let output = folder.appending(path: "stdout").path
-        let errors = folder.appending(path: "stderr").path
-        let child = try ChildProcess.spawn(
-            Self.executable.path,
-            arguments,
-            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
-            standardOutput: output,
-            standardError: errors
-        )
-        let status = await child.exitStatus()
-        return Result(
-            status: status,
-            standardOutput: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
-            standardError: (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
-        )
+        try await ScratchFolder.with("baton-process") { folder in
+            let output = folder.appending(path: "stdout").path
+            let errors = folder.appending(path: "stderr").path
+            let child = try ChildProcess.spawn(
+                Self.executable.path,
+                arguments,
+                environment: ProcessInfo.processInfo.environment.merging(environment) { $1 },
+                standardOutput: output,
+                standardError: errors
+            )
+            let status = await child.exitStatus()
+            return Result(
+                status: status,
+                standardOutput: (try? String(contentsOfFile: output, encoding: .utf8)) ?? "",
+                standardError: (try? String(contentsOfFile: errors, encoding: .utf8)) ?? ""
+            )
+        }
     }
 }

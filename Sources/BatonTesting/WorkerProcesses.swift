@@ -108,19 +108,18 @@ package final class WorkerProcesses: Sendable {
         baton: URL, environment: [String: String], concurrency: Int, leaseSeconds: Int = 30, pollMilliseconds: Int = 20,
         _ body: (WorkerProcesses) async throws -> Result
     ) async throws -> Result {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-workers-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let workers = WorkerProcesses(
-            baton: baton, folder: folder, environment: environment, concurrency: [concurrency], leaseSeconds: leaseSeconds, pollMilliseconds: pollMilliseconds
-        )
-        do {
-            let result = try await body(workers)
-            await workers.stopAll()
-            return result
-        } catch {
-            await workers.stopAll()
-            throw error
+        try await ScratchFolder.with("baton-workers") { folder in
+            let workers = WorkerProcesses(
+                baton: baton, folder: folder, environment: environment, concurrency: [concurrency], leaseSeconds: leaseSeconds, pollMilliseconds: pollMilliseconds
+            )
+            do {
+                let result = try await body(workers)
+                await workers.stopAll()
+                return result
+            } catch {
+                await workers.stopAll()
+                throw error
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 import Baton
 import BatonExamples
+import BatonTesting
 import Foundation
 import Testing
 
@@ -129,34 +130,33 @@ struct ApprovalPolicyTests {
     }
 
     @Test func aYAMLPolicyFileReadsAsTheJSONItStandsFor() throws {
-        let folder = FileManager.default.temporaryDirectory.appending(path: "baton-policies-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let file = folder.appending(path: "policies.yaml")
-        try """
-            # The demo's policy, as an operations team would write it.
-            policies:
-              - name: logistics
-                fourEyes: true
-                roles:
-                  logistics: [alice, bob]
-                  ops-lead: [carol]
-                rules:
-                  - name: small reroutes
-                    when: {kinds: [reroute], amountBelow: 1000}
-                    decision: auto-execute
-                  - name: reroutes
-                    when: {kinds: [reroute]}
-                    decision: require-approval
-                    approvers:
-                      - {roles: [logistics], quorum: 1, deadline: 4s}
-                      - {roles: [ops-lead], deadline: 10m}
-                    whenExpired: reject
-                  - name: anything else
-                    decision: suggest-only
-            """.write(to: file, atomically: true, encoding: .utf8)
-        let json = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../ops/demo-policies.json")
-        #expect(try PolicyBook.load(from: file).policy(named: "logistics") == (try PolicyBook.load(from: json).policy(named: "logistics")))
+        try ScratchFolder.with("baton-policies") { folder in
+            let file = folder.appending(path: "policies.yaml")
+            try """
+                # The demo's policy, as an operations team would write it.
+                policies:
+                  - name: logistics
+                    fourEyes: true
+                    roles:
+                      logistics: [alice, bob]
+                      ops-lead: [carol]
+                    rules:
+                      - name: small reroutes
+                        when: {kinds: [reroute], amountBelow: 1000}
+                        decision: auto-execute
+                      - name: reroutes
+                        when: {kinds: [reroute]}
+                        decision: require-approval
+                        approvers:
+                          - {roles: [logistics], quorum: 1, deadline: 4s}
+                          - {roles: [ops-lead], deadline: 10m}
+                        whenExpired: reject
+                      - name: anything else
+                        decision: suggest-only
+                """.write(to: file, atomically: true, encoding: .utf8)
+            let json = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appending(path: "../../ops/demo-policies.json")
+            #expect(try PolicyBook.load(from: file).policy(named: "logistics") == (try PolicyBook.load(from: json).policy(named: "logistics")))
+        }
     }
 
     @Test func aPolicyFileReplacesTheBuiltInPolicyOfItsName() throws {

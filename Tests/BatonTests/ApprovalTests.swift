@@ -320,84 +320,83 @@ struct ApprovalTests {
 struct DurableApprovalTests {
     @Test func anApprovalSurvivesEveryWorkerKilledAndItsDeadlinesFireDaysLater() async throws {
         try await withMigratedStore { store, clockwork in
-            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-approvals-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let environment = ["BATON_DATABASE_URL": clockwork.configuration.connectionString]
-            let worker = BatonProcess(["worker", "--lease-seconds", "2", "--poll-milliseconds", "100"], environment: environment)
-            func baton(_ arguments: String...) async throws -> BatonProcess.Result {
-                try await BatonProcess(arguments, environment: environment).run()
+            try await ScratchFolder.with("baton-approvals") { folder in
+                let environment = ["BATON_DATABASE_URL": clockwork.configuration.connectionString]
+                let worker = BatonProcess(["worker", "--lease-seconds", "2", "--poll-milliseconds", "100"], environment: environment)
+                func baton(_ arguments: String...) async throws -> BatonProcess.Result {
+                    try await BatonProcess(arguments, environment: environment).run()
+                }
+                // 50 units cost 2,000: over the logistics policy's 1,000, so people decide.
+                let approved = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-5001", quantity: 50)).runID
+                let ignored = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-5003", quantity: 60)).runID
+                func state(of run: UUID) async throws -> String? { try await store.run(run).map { "\($0.status) \($0.state)" } }
+                func waitFor(_ run: UUID, _ expected: String) async throws -> Bool {
+                    try await eventually { try await state(of: run) == expected }
+                }
+                var running = try worker.start(log: folder.appending(path: "first.log").path)
+                #expect(try await waitFor(approved, "waiting approveReroute"))
+                #expect(try await waitFor(ignored, "waiting approveReroute"))
+                kill(running.pid, SIGKILL)
+                _ = await running.exitStatus()
+
+                // With no worker alive, the approvals are listed and one is decided.
+                let listed = try await baton("approvals", "--role", "logistics", "--json")
+                #expect(listed.status == 0, "\(listed.standardError)")
+                let approvals = try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(listed.standardOutput.utf8))
+                #expect(Set(approvals.map(\.runID)) == [approved, ignored])
+                let toApprove = try #require(approvals.first { $0.runID == approved })
+                #expect(toApprove.action.amount == 2_000)
+                let refused = try await baton("approve", toApprove.id.uuidString, "--as", "carol")
+                #expect(refused.status == 1)
+                #expect(refused.standardError == "baton: carol holds none of the roles approval \(toApprove.id) waits for now (logistics)\n")
+                let edit = #"{"plan": "Reroute 50 units of ORD-5001 via Hamburg", "cost": 1900}"#
+                let decided = try await baton("approve", toApprove.id.uuidString, "--as", "alice", "--comment", "Hamburg is cheaper", "--edit", edit)
+                #expect(decided.status == 0, "\(decided.standardError)")
+                #expect(decided.standardOutput == "approval \(toApprove.id) is approved; run \(approved) goes on.\n")
+
+                let again = try await baton("reject", toApprove.id.uuidString, "--as", "bob", "--reason", "too dear")
+                #expect(again.status == 1)
+                #expect(again.standardError == "baton: approval \(toApprove.id) is approved already; it takes no more decisions\n")
+                let badStatus = try await baton("approvals", "--status", "maybe")
+                #expect(badStatus.status == 1)
+                #expect(badStatus.standardError.hasPrefix("baton: unknown approval status maybe (pending, approved,"))
+                let suggestions = try await baton("suggestions", "--json")
+                #expect(suggestions.status == 0)
+                #expect(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(suggestions.standardOutput.utf8)).isEmpty)
+
+                // Two days on, a new worker carries the approved run on and escalates the other.
+                _ = try await clockwork.store(at: "2 days")
+                running = try worker.start(log: folder.appending(path: "second.log").path)
+                #expect(try await waitFor(approved, "waiting awaitCarrier"))
+                #expect(try await eventually { try await store.journal(of: ignored).last?.record.kind == .approvalEscalated })
+                kill(running.pid, SIGKILL)
+                _ = await running.exitStatus()
+                let context = try #require(try await store.run(approved)).decodeContext(as: OrderDelay.self)
+                #expect(context.plan == "Reroute 50 units of ORD-5001 via Hamburg")
+                #expect(context.rerouteCost == 1_900)
+                let opsLead = try await baton("approvals", "--role", "ops-lead", "--json")
+                #expect(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(opsLead.standardOutput.utf8)).map(\.runID) == [ignored])
+
+                // Past ops-lead's hour too: the policy rejects it, which cancels the order.
+                _ = try await clockwork.store(at: "2 days 2 hours")
+                running = try worker.start(log: folder.appending(path: "third.log").path)
+                #expect(try await waitFor(ignored, "cancelled cancelled"))
+                kill(running.pid, SIGTERM)
+                #expect(await running.exitStatus() == 0)
+                #expect(try await store.journal(of: ignored).map(\.record.description).filter { $0.hasPrefix("approval") || $0.contains("approveReroute ->") } == [
+                    "approval-requested approveReroute (require-approval: logistics)",
+                    "approval-escalated approveReroute (to ops-lead)",
+                    "approval-expired approveReroute (rejected at the deadline)",
+                    "transition approveReroute -> cancelled (rejected)",
+                ])
+                let audit = try await clockwork.connection.query("""
+                    SELECT happened || coalesce(' by ' || actor || ' (' || role || '): ' || comment, '') FROM baton.approval_audit ORDER BY at, happened
+                    """)
+                #expect(Set(try audit.map { try $0.decode(String.self, at: 0) }) == [
+                    "requested", "approved by alice (logistics): Hamburg is cheaper", "escalated", "expired",
+                ])
+                #expect(try await store.verify().mismatches.isEmpty)
             }
-            // 50 units cost 2,000: over the logistics policy's 1,000, so people decide.
-            let approved = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-5001", quantity: 50)).runID
-            let ignored = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-5003", quantity: 60)).runID
-            func state(of run: UUID) async throws -> String? { try await store.run(run).map { "\($0.status) \($0.state)" } }
-            func waitFor(_ run: UUID, _ expected: String) async throws -> Bool {
-                try await eventually { try await state(of: run) == expected }
-            }
-            var running = try worker.start(log: folder.appending(path: "first.log").path)
-            #expect(try await waitFor(approved, "waiting approveReroute"))
-            #expect(try await waitFor(ignored, "waiting approveReroute"))
-            kill(running.pid, SIGKILL)
-            _ = await running.exitStatus()
-
-            // With no worker alive, the approvals are listed and one is decided.
-            let listed = try await baton("approvals", "--role", "logistics", "--json")
-            #expect(listed.status == 0, "\(listed.standardError)")
-            let approvals = try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(listed.standardOutput.utf8))
-            #expect(Set(approvals.map(\.runID)) == [approved, ignored])
-            let toApprove = try #require(approvals.first { $0.runID == approved })
-            #expect(toApprove.action.amount == 2_000)
-            let refused = try await baton("approve", toApprove.id.uuidString, "--as", "carol")
-            #expect(refused.status == 1)
-            #expect(refused.standardError == "baton: carol holds none of the roles approval \(toApprove.id) waits for now (logistics)\n")
-            let edit = #"{"plan": "Reroute 50 units of ORD-5001 via Hamburg", "cost": 1900}"#
-            let decided = try await baton("approve", toApprove.id.uuidString, "--as", "alice", "--comment", "Hamburg is cheaper", "--edit", edit)
-            #expect(decided.status == 0, "\(decided.standardError)")
-            #expect(decided.standardOutput == "approval \(toApprove.id) is approved; run \(approved) goes on.\n")
-
-            let again = try await baton("reject", toApprove.id.uuidString, "--as", "bob", "--reason", "too dear")
-            #expect(again.status == 1)
-            #expect(again.standardError == "baton: approval \(toApprove.id) is approved already; it takes no more decisions\n")
-            let badStatus = try await baton("approvals", "--status", "maybe")
-            #expect(badStatus.status == 1)
-            #expect(badStatus.standardError.hasPrefix("baton: unknown approval status maybe (pending, approved,"))
-            let suggestions = try await baton("suggestions", "--json")
-            #expect(suggestions.status == 0)
-            #expect(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(suggestions.standardOutput.utf8)).isEmpty)
-
-            // Two days on, a new worker carries the approved run on and escalates the other.
-            _ = try await clockwork.store(at: "2 days")
-            running = try worker.start(log: folder.appending(path: "second.log").path)
-            #expect(try await waitFor(approved, "waiting awaitCarrier"))
-            #expect(try await eventually { try await store.journal(of: ignored).last?.record.kind == .approvalEscalated })
-            kill(running.pid, SIGKILL)
-            _ = await running.exitStatus()
-            let context = try #require(try await store.run(approved)).decodeContext(as: OrderDelay.self)
-            #expect(context.plan == "Reroute 50 units of ORD-5001 via Hamburg")
-            #expect(context.rerouteCost == 1_900)
-            let opsLead = try await baton("approvals", "--role", "ops-lead", "--json")
-            #expect(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(opsLead.standardOutput.utf8)).map(\.runID) == [ignored])
-
-            // Past ops-lead's hour too: the policy rejects it, which cancels the order.
-            _ = try await clockwork.store(at: "2 days 2 hours")
-            running = try worker.start(log: folder.appending(path: "third.log").path)
-            #expect(try await waitFor(ignored, "cancelled cancelled"))
-            kill(running.pid, SIGTERM)
-            #expect(await running.exitStatus() == 0)
-            #expect(try await store.journal(of: ignored).map(\.record.description).filter { $0.hasPrefix("approval") || $0.contains("approveReroute ->") } == [
-                "approval-requested approveReroute (require-approval: logistics)",
-                "approval-escalated approveReroute (to ops-lead)",
-                "approval-expired approveReroute (rejected at the deadline)",
-                "transition approveReroute -> cancelled (rejected)",
-            ])
-            let audit = try await clockwork.connection.query("""
-                SELECT happened || coalesce(' by ' || actor || ' (' || role || '): ' || comment, '') FROM baton.approval_audit ORDER BY at, happened
-                """)
-            #expect(Set(try audit.map { try $0.decode(String.self, at: 0) }) == [
-                "requested", "approved by alice (logistics): Hamburg is cheaper", "escalated", "expired",
-            ])
-            #expect(try await store.verify().mismatches.isEmpty)
         }
     }
 }

@@ -369,42 +369,41 @@ struct ModelStepTests {
         }
         defer { Task { await server.close() } }
         try await withMigratedStore { store, clockwork in
-            let folder = FileManager.default.temporaryDirectory.appending(path: "baton-models-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: folder) }
-            let worker = BatonProcess(
-                ["worker", "--lease-seconds", "1", "--poll-milliseconds", "50"],
-                environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_MODEL_BASE_URL": server.baseURL + "/v1",
-                              "BATON_MODEL": "gpt-4o-mini", "BATON_MODEL_PRICE": "0.15/0.60"]
-            )
-            let order = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-7001", quantity: 2, delayNote: "Dockers are on strike")).runID
-            let first = try worker.start(log: folder.appending(path: "first.log").path)
-            // Killed the moment its classification is journaled.
-            #expect(try await eventually {
-                try await clockwork.connection.query("SELECT count(*) FROM baton.journal WHERE run_id = \(order) AND step_name = 'classify-delay' AND kind = 'step-completed'").scalar(Int.self) == 1
-            })
-            kill(first.pid, SIGKILL)
-            _ = await first.exitStatus()
-            let second = try worker.start(log: folder.appending(path: "second.log").path)
-            #expect(try await eventually { try await store.run(order)?.state == "awaitCarrier" })
-            try await store.send("carrier-confirmed", to: order, payload: #"{"carrier": "DHL"}"#)
-            #expect(try await eventually(within: .seconds(60)) { try await store.run(order)?.status == "succeeded" })
-            kill(second.pid, SIGTERM)
-            _ = await second.exitStatus()
+            try await ScratchFolder.with("baton-models") { folder in
+                let worker = BatonProcess(
+                    ["worker", "--lease-seconds", "1", "--poll-milliseconds", "50"],
+                    environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString, "BATON_MODEL_BASE_URL": server.baseURL + "/v1",
+                                  "BATON_MODEL": "gpt-4o-mini", "BATON_MODEL_PRICE": "0.15/0.60"]
+                )
+                let order = try await store.start(OrderDelay.self, context: .init(orderID: "ORD-7001", quantity: 2, delayNote: "Dockers are on strike")).runID
+                let first = try worker.start(log: folder.appending(path: "first.log").path)
+                // Killed the moment its classification is journaled.
+                #expect(try await eventually {
+                    try await clockwork.connection.query("SELECT count(*) FROM baton.journal WHERE run_id = \(order) AND step_name = 'classify-delay' AND kind = 'step-completed'").scalar(Int.self) == 1
+                })
+                kill(first.pid, SIGKILL)
+                _ = await first.exitStatus()
+                let second = try worker.start(log: folder.appending(path: "second.log").path)
+                #expect(try await eventually { try await store.run(order)?.state == "awaitCarrier" })
+                try await store.send("carrier-confirmed", to: order, payload: #"{"carrier": "DHL"}"#)
+                #expect(try await eventually(within: .seconds(60)) { try await store.run(order)?.status == "succeeded" })
+                kill(second.pid, SIGTERM)
+                _ = await second.exitStatus()
 
-            let key = "\(order.uuidString.lowercased()):1:classify-delay"
-            #expect(server.requests.filter { $0.headers["idempotency-key"] == key }.count == 1)
-            #expect(server.requests.count == 2)  // the classification and the child's notice
-            let context = try #require(try await store.run(order)).decodeContext(as: OrderDelay.self)
-            #expect(context.delayCause == "strike")
-            let models = try await clockwork.connection.query("SELECT DISTINCT model FROM baton.model_calls").map { try $0.decode(String.self, at: 0) }
-            #expect(models == ["gpt-4o-mini"])
-            #expect(try await store.verify().mismatches.isEmpty)
-            // Two calls of 20 tokens in and 5 out at 0.15 and 0.60 a million.
-            let costs = try await BatonProcess(["costs", "--by", "model", "--json"], environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]).run()
-            #expect(costs.status == 0)
-            #expect(try JSONDecoder().decode([CostLine].self, from: Data(costs.standardOutput.utf8))
-                == [CostLine(key: "gpt-4o-mini", calls: 2, tokensIn: 40, tokensOut: 10, costUSD: Decimal(string: "0.000012")!)])
+                let key = "\(order.uuidString.lowercased()):1:classify-delay"
+                #expect(server.requests.filter { $0.headers["idempotency-key"] == key }.count == 1)
+                #expect(server.requests.count == 2)  // the classification and the child's notice
+                let context = try #require(try await store.run(order)).decodeContext(as: OrderDelay.self)
+                #expect(context.delayCause == "strike")
+                let models = try await clockwork.connection.query("SELECT DISTINCT model FROM baton.model_calls").map { try $0.decode(String.self, at: 0) }
+                #expect(models == ["gpt-4o-mini"])
+                #expect(try await store.verify().mismatches.isEmpty)
+                // Two calls of 20 tokens in and 5 out at 0.15 and 0.60 a million.
+                let costs = try await BatonProcess(["costs", "--by", "model", "--json"], environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]).run()
+                #expect(costs.status == 0)
+                #expect(try JSONDecoder().decode([CostLine].self, from: Data(costs.standardOutput.utf8))
+                    == [CostLine(key: "gpt-4o-mini", calls: 2, tokensIn: 40, tokensOut: 10, costUSD: Decimal(string: "0.000012")!)])
+            }
         }
     }
 }
