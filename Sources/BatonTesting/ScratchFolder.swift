@@ -6,21 +6,9 @@ public enum ScratchFolder {
     /// Creates a new folder named `name` and a random suffix, runs `body` with it, then
     /// removes the folder and everything in it, whether `body` returned or threw.
     public static func with<Result>(_ name: String, _ body: (URL) async throws -> Result) async throws -> Result {
-        let folder = try create(name)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        return try await body(folder)
-    }
-
-    /// ``with(_:_:)-(_,(URL)async throws->Result)`` for a body that does not suspend.
-    public static func with<Result>(_ name: String, _ body: (URL) throws -> Result) throws -> Result {
-        let folder = try create(name)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        return try body(folder)
-    }
-
-    private static func create(_ name: String) throws -> URL {
         let folder = FileManager.default.temporaryDirectory.appending(path: "\(name)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        return folder
+        defer { try? FileManager.default.removeItem(at: folder) }
+        return try await body(folder)
     }
 }

@@ -129,8 +129,8 @@ struct ApprovalPolicyTests {
         }
     }
 
-    @Test func aYAMLPolicyFileReadsAsTheJSONItStandsFor() throws {
-        try ScratchFolder.with("baton-policies") { folder in
+    @Test func aYAMLPolicyFileReadsAsTheJSONItStandsFor() async throws {
+        try await ScratchFolder.with("baton-policies") { folder in
             let file = folder.appending(path: "policies.yaml")
             try """
                 # The demo's policy, as an operations team would write it.

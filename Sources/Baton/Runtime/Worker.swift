@@ -476,18 +476,20 @@ private struct Holdings {
             recentDrive = recentDrive.map { ($0 * 3 + drive) / 4 } ?? drive
         }
         held[run] = held[run].flatMap { $0 > 1 ? $0 - 1 : nil }
+        let next: Next?
         if claimedAgain.remove(run) != nil {
-            driveStarts[run] = now
-            return .claimedAgain(run)
+            next = .claimedAgain(run)
+        } else {
+            if held[run] == nil { leaseEnds[run] = nil }
+            if takingQueued, !queued.isEmpty {
+                next = .claimed(queued.removeFirst())
+            } else {
+                driving -= 1
+                next = nil
+            }
         }
-        if held[run] == nil { leaseEnds[run] = nil }
-        guard takingQueued, !queued.isEmpty else {
-            driving -= 1
-            return nil
-        }
-        let next = queued.removeFirst()
-        driveStarts[next.id] = now
-        return .claimed(next)
+        if let next { driveStarts[next.runID] = now }
+        return next
     }
 
     /// Gives up every lease (the stop grace passed): no step starts from now on. Returns
