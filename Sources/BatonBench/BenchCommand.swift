@@ -148,7 +148,8 @@ enum Table {
             if !lines.isEmpty { lines.append("") }
             lines += [
                 "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
-                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  pgbench tx/s  ratio  every round's ratio",
+                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  machine CPU µs/step  busy"
+                    + "  pgbench tx/s  machine CPU µs/tx  busy  ratio  every round's ratio",
             ]
             for rounds in report.engine {
                 let figure = rounds.median
@@ -158,7 +159,10 @@ enum Table {
                         + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.2f", figure.commitsPerStep), 12) + "  "
                         + pad(String(format: "%.1f", figure.statementsPerRun), 14) + "  "
                         + pad(format(figure.workerCPUMicrosecondsPerStep), 18) + "  "
-                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  " + String(format: "%5.2f", figure.ratio) + "  "
+                        + pad(figure.machineCPUMicrosecondsPerStep.map(format) ?? "-", 19) + "  " + pad(percent(figure.machineBusyShare), 4) + "  "
+                        + pad(format(figure.pgbenchTransactionsPerSecond), 12) + "  "
+                        + pad(figure.pgbenchMachineCPUMicrosecondsPerTransaction.map(format) ?? "-", 17) + "  "
+                        + pad(percent(figure.pgbenchMachineBusyShare), 4) + "  " + String(format: "%5.2f", figure.ratio) + "  "
                         + rounds.rounds.map { String(format: "%.2f", $0.ratio) }.joined(separator: " ")
                 )
             }
@@ -221,6 +225,11 @@ enum Table {
 
     private static func format(_ value: Double) -> String {
         String(format: value >= 100 ? "%.0f" : "%.1f", value)
+    }
+
+    /// A share as a whole percentage, or "-" when unknown.
+    private static func percent(_ share: Double?) -> String {
+        share.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
     }
 
     private static func pad(_ text: String, _ width: Int) -> String {

@@ -25,7 +25,14 @@ struct EngineBenchmark {
         let statementsPerRun: Double
         /// CPU time (user + system) of this process, the worker, per step.
         let workerCPUMicrosecondsPerStep: Double
+        /// The whole machine's CPU time per step (worker, server, everything else), and
+        /// the share of the time its cores were busy; nil where `/proc/stat` can't be read.
+        let machineCPUMicrosecondsPerStep: Double?
+        let machineBusyShare: Double?
         let pgbenchTransactionsPerSecond: Double
+        /// The same for pgbench's run, per transaction.
+        let pgbenchMachineCPUMicrosecondsPerTransaction: Double?
+        let pgbenchMachineBusyShare: Double?
         /// Steps per second over the raw limit for one transition per transaction.
         let ratio: Double
     }
@@ -68,11 +75,13 @@ struct EngineBenchmark {
         try await Task.sleep(for: .milliseconds(500))
         let before = try await EngineCounters.read(admin)
         let cpuBefore = Self.cpuSeconds()
+        let machineBefore = MachineCPU.now()
         let statementsBefore = PostgresConnection.statementsSent
         let started = ContinuousClock.now
         try await Task.sleep(for: .seconds(seconds))
         let after = try await EngineCounters.read(admin)
         let cpu = Self.cpuSeconds() - cpuBefore
+        let machine = MachineCPU.load(since: machineBefore)
         // Less the counters query this benchmark sent itself.
         let statements = PostgresConnection.statementsSent - statementsBefore - 1
         let elapsed = (ContinuousClock.now - started).seconds
@@ -101,8 +110,14 @@ struct EngineBenchmark {
             commitsPerStep: Double(after.commits - before.commits) / steps,
             statementsPerRun: Double(statements) / Double(max(1, after.finished - before.finished)),
             workerCPUMicrosecondsPerStep: cpu * 1_000_000 / steps,
-            pgbenchTransactionsPerSecond: raw,
-            ratio: steps / elapsed / raw
+            machineCPUMicrosecondsPerStep: machine.map { $0.busySeconds * 1_000_000 / steps },
+            machineBusyShare: machine?.busyShare,
+            pgbenchTransactionsPerSecond: raw.transactionsPerSecond,
+            pgbenchMachineCPUMicrosecondsPerTransaction: raw.machine.map {
+                $0.busySeconds * 1_000_000 / (raw.transactionsPerSecond * Double(seconds))
+            },
+            pgbenchMachineBusyShare: raw.machine?.busyShare,
+            ratio: steps / elapsed / raw.transactionsPerSecond
         )
     }
 

@@ -101,14 +101,14 @@ struct InsertBenchmark {
     }
 
     private func pgbenchCommitsPerSecond() throws -> Double {
-        try Pgbench.transactionsPerSecond(
+        try Pgbench.run(
             script: """
                 \\set payload random(1, 1000000)
                 INSERT INTO bench_rows (payload) VALUES (:payload);
 
                 """,
             clients: clients, seconds: seconds, mode: "extended", configuration: configuration
-        )
+        ).transactionsPerSecond
     }
 }
 

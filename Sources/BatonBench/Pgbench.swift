@@ -4,16 +4,24 @@ import LibPQ
 
 /// Runs pgbench with a custom script against the benchmark database.
 enum Pgbench {
+    /// What one pgbench run measured.
+    struct Result {
+        let transactionsPerSecond: Double
+        /// The machine's CPU while pgbench ran (nil where it can't be read).
+        let machine: MachineCPU.Load?
+    }
+
     /// Transactions per second of `script` at `clients` clients for `seconds`.
-    static func transactionsPerSecond(
+    static func run(
         script: String, clients: Int, seconds: Int, mode: String, configuration: PostgresConfiguration
-    ) throws -> Double {
+    ) throws -> Result {
         let folder = FileManager.default.temporaryDirectory.appending(path: "baton-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
         let scriptPath = folder.appending(path: "script.sql").path
         try script.write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let output = folder.appending(path: "pgbench.out").path
+        let machineBefore = MachineCPU.now()
         let pgbench = try ChildProcess.spawn(
             try EmbeddedDatabase.findBinDirectory().appending(path: "pgbench").path,
             ["-n", "-M", mode, "-c", "\(clients)", "-j", "\(min(clients, 2))", "-T", "\(seconds)", "-f", scriptPath,
@@ -22,6 +30,7 @@ enum Pgbench {
             standardError: output
         )
         let status = pgbench.waitBlocking()
+        let machine = MachineCPU.load(since: machineBefore)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
         guard status == 0,
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
@@ -29,7 +38,7 @@ enum Pgbench {
         else {
             throw BenchError(message: "pgbench failed (exit \(status)):\n\(text)")
         }
-        return tps
+        return Result(transactionsPerSecond: tps, machine: machine)
     }
 
     /// The raw PostgreSQL limit for a transition at `clients` clients: one journal-like
@@ -37,7 +46,7 @@ enum Pgbench {
     /// prepared), on tables of its own.
     static func transitionsPerSecond(
         _ admin: PostgresConnection, clients: Int, seconds: Int, configuration: PostgresConfiguration
-    ) async throws -> Double {
+    ) async throws -> Result {
         try await admin.runScript("""
             DROP TABLE IF EXISTS bench_journal, bench_runs;
             CREATE TABLE bench_runs (id integer PRIMARY KEY, seq bigint NOT NULL DEFAULT 0);
@@ -46,7 +55,7 @@ enum Pgbench {
                                         recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (run_id, seq));
             CHECKPOINT;
             """)
-        return try transactionsPerSecond(
+        return try run(
             script: """
                 \\set id random(1, 10000)
                 BEGIN;
