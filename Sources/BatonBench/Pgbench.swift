@@ -11,7 +11,8 @@ enum Pgbench {
         let machine: MachineCPU.Load?
     }
 
-    /// Transactions per second of `script` at `clients` clients for `seconds`.
+    /// Runs `script` at `clients` clients for `seconds`: its transactions per second, and
+    /// the machine's CPU over the whole run (pgbench's start and connections included).
     static func run(
         script: String, clients: Int, seconds: Int, mode: String, configuration: PostgresConfiguration
     ) throws -> Result {
