@@ -34,6 +34,12 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Seconds a stopping worker lets the runs it drives reach their next wait or end before it gives them up.")
     var stopGraceSeconds = 30.0
 
+    @Option(help: """
+        Runs claimed ahead of free slots while drives are short, so a slot that frees does not wait for a claim \
+        (default: --concurrency). They are this worker's until it drives them; 0 claims only for free slots.
+        """)
+    var claimAhead: Int?
+
     @Option(help: "A JSON or YAML (.yaml, .yml) file of approval policies; each replaces the built-in policy of its name.")
     var policies: String?
 
@@ -49,6 +55,7 @@ struct WorkerCommand: AsyncParsableCommand {
         guard Duration.seconds(ifSensible: stopGraceSeconds) != nil else {
             throw ValidationError("--stop-grace-seconds must be 0 or more, and at most a century")
         }
+        guard (claimAhead ?? 0) >= 0 else { throw ValidationError("--claim-ahead must be 0 or more") }
     }
 
     func run() async throws {
@@ -72,7 +79,8 @@ struct WorkerCommand: AsyncParsableCommand {
             models: router,
             configuration: WorkerConfiguration(
                 concurrency: concurrency, lease: Duration.seconds(ifSensible: leaseSeconds) ?? .seconds(30),
-                pollInterval: .milliseconds(pollMilliseconds), stopGrace: Duration.seconds(ifSensible: stopGraceSeconds) ?? .seconds(30)
+                pollInterval: .milliseconds(pollMilliseconds), claimAhead: claimAhead,
+                stopGrace: Duration.seconds(ifSensible: stopGraceSeconds) ?? .seconds(30)
             ),
             logger: logger
         )

@@ -21,6 +21,14 @@ struct CommandLineTests {
         }
     }
 
+    @Test func aWorkerRefusesToClaimANegativeOrNonNumericCountAhead() async throws {
+        for ahead in ["-1", "many"] {
+            let result = try await BatonProcess(["worker", "--claim-ahead=\(ahead)"]).run()
+            #expect(result.status == 2, "--claim-ahead \(ahead) exited \(result.status)")
+            #expect(result.standardError.hasPrefix("Error: ") && result.standardError.contains("--claim-ahead"), "\(result.standardError)")
+        }
+    }
+
     @Test func helpExitsWithStatus0AndListsTheCommands() async throws {
         let result = try await BatonProcess(["--help"]).run()
         #expect(result.status == 0)

@@ -372,3 +372,38 @@ struct ClaimedAgainTests {
         }
     }
 }
+
+@Suite("baton worker --claim-ahead", .tags(.database, .process))
+struct WorkerClaimAheadOptionTests {
+    /// Starts three runs of ten 200 ms steps and a `baton worker` that drives one run at a
+    /// time and claims `claimAhead` ahead; returns the most runs it held leased until the
+    /// run it drives reached its ninth journal entry (four steps in).
+    func runsLeasedWhileTheFirstIsDriven(claimAhead: Int) async throws -> Int {
+        var most = 0
+        try await withMigratedStore { store, clockwork in
+            try await ScratchFolder.with("baton-claim-ahead") { folder in
+                for _ in 0..<3 { _ = try await store.start(TenSteps.self, context: .init(stepMilliseconds: 200)) }
+                let worker = try BatonProcess(
+                    ["worker", "--concurrency", "1", "--claim-ahead", "\(claimAhead)", "--poll-milliseconds", "50"],
+                    environment: ["BATON_DATABASE_URL": clockwork.configuration.connectionString]
+                ).start(log: folder.appending(path: "worker.log").path)
+                #expect(try await eventually {
+                    let row = try await clockwork.connection.query("""
+                        SELECT count(*) FILTER (WHERE lease_owner IS NOT NULL), max(seq) FROM baton.runs
+                        """)[0]
+                    most = max(most, try row.decode(Int.self, at: 0))
+                    return try row.decode(Int.self, at: 1) >= 9
+                })
+                kill(worker.pid, SIGTERM)
+                #expect(await worker.exitStatus() == 0)
+            }
+        }
+        return most
+    }
+
+    @Test func aWorkerClaimsAheadAsManyRunsAsItIsToldAndNoneWithZero() async throws {
+        // Unless told, a worker of concurrency 1 would hold 2: the run it drives and one ahead.
+        #expect(try await runsLeasedWhileTheFirstIsDriven(claimAhead: 0) == 1)
+        #expect(try await runsLeasedWhileTheFirstIsDriven(claimAhead: 2) == 3)
+    }
+}
