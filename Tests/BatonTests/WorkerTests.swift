@@ -98,10 +98,12 @@ struct WorkerTests {
 
     @Test func aWorkerWhoseDrivesRunLongClaimsNoRunAhead() async throws {
         try await withMigratedStore { store, clockwork in
-            // Ten steps of 40 ms: each drive takes over 400 ms, past Worker.shortDrive, and
-            // the moment checked below (two runs done, the third driven) lasts as long.
+            // Ten steps of 100 ms: each drive takes over a second, past Worker.shortDrive, and
+            // the moment checked below (two runs done, the third driven) lasts as long, so
+            // the check sees it even on a machine busy with the other tests' processes
+            // (with 40 ms steps CI once missed it).
             var ids: [UUID] = []
-            for _ in 0..<4 { ids.append(try await store.start(TenSteps.self, context: .init(stepMilliseconds: 40)).runID) }
+            for _ in 0..<4 { ids.append(try await store.start(TenSteps.self, context: .init(stepMilliseconds: 100)).runID) }
             var registry = WorkflowRegistry()
             try registry.register(TenSteps.self)
             let worker = Worker(store: store, registry: registry,
