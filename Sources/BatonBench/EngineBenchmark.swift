@@ -99,7 +99,7 @@ struct EngineBenchmark {
             """)[0]
         let steps = Double(after.steps - before.steps)
         guard steps > 0 else { throw BenchError(message: "the worker completed no step in \(seconds) s") }
-        let raw = try await Pgbench.transitionsPerSecond(admin, clients: inFlight, seconds: seconds, configuration: configuration)
+        let raw = try await Pgbench.transitions(admin, clients: inFlight, seconds: seconds, configuration: configuration)
         return Figure(
             inFlight: inFlight,
             stepsPerSecond: steps / elapsed,
@@ -113,9 +113,7 @@ struct EngineBenchmark {
             machineCPUMicrosecondsPerStep: machine.map { $0.busySeconds * 1_000_000 / steps },
             machineBusyShare: machine?.busyShare,
             pgbenchTransactionsPerSecond: raw.transactionsPerSecond,
-            pgbenchMachineCPUMicrosecondsPerTransaction: raw.machine.map {
-                $0.busySeconds * 1_000_000 / (raw.transactionsPerSecond * Double(seconds))
-            },
+            pgbenchMachineCPUMicrosecondsPerTransaction: raw.machineCPUMicrosecondsPerTransaction,
             pgbenchMachineBusyShare: raw.machine?.busyShare,
             ratio: steps / elapsed / raw.transactionsPerSecond
         )

@@ -25,13 +25,6 @@ struct MachineCPU {
         )
     }
 
-    /// What the machine did between `earlier` and this sample.
-    func load(since earlier: MachineCPU) -> Load {
-        let busy = self.busy - earlier.busy
-        let idle = self.idle - earlier.idle
-        return Load(busySeconds: busy, busyShare: busy + idle > 0 ? busy / (busy + idle) : 0)
-    }
-
     /// The CPU a window of work used.
     struct Load: Encodable {
         /// CPU seconds spent, summed over all cores.
@@ -40,9 +33,11 @@ struct MachineCPU {
         let busyShare: Double
     }
 
-    /// The load between `before` and now, if both samples could be read.
+    /// What the machine did between `before` and now, if both samples could be read.
     static func load(since before: MachineCPU?) -> Load? {
         guard let before, let now = now() else { return nil }
-        return now.load(since: before)
+        let busy = now.busy - before.busy
+        let idle = now.idle - before.idle
+        return Load(busySeconds: busy, busyShare: busy + idle > 0 ? busy / (busy + idle) : 0)
     }
 }

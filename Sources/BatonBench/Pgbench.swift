@@ -7,8 +7,15 @@ enum Pgbench {
     /// What one pgbench run measured.
     struct Result {
         let transactionsPerSecond: Double
+        /// Transactions pgbench completed in its run.
+        let transactions: Int
         /// The machine's CPU while pgbench ran (nil where it can't be read).
         let machine: MachineCPU.Load?
+
+        /// The machine's CPU per transaction, in microseconds (nil where it can't be read).
+        var machineCPUMicrosecondsPerTransaction: Double? {
+            machine.map { $0.busySeconds * 1_000_000 / Double(max(1, transactions)) }
+        }
     }
 
     /// Runs `script` at `clients` clients for `seconds`: its transactions per second, and
@@ -33,19 +40,23 @@ enum Pgbench {
         let status = pgbench.waitBlocking()
         let machine = MachineCPU.load(since: machineBefore)
         let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        guard status == 0,
-              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("tps = ") }),
-              let tps = Double(line.dropFirst("tps = ".count).prefix { $0 != " " })
+        let lines = text.split(separator: "\n")
+        /// The number that follows `prefix` on the line that starts with it.
+        func figure(after prefix: String) -> Double? {
+            lines.first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count).prefix { $0 != " " }) }
+        }
+        guard status == 0, let tps = figure(after: "tps = "),
+              let transactions = figure(after: "number of transactions actually processed: ")
         else {
             throw BenchError(message: "pgbench failed (exit \(status)):\n\(text)")
         }
-        return Result(transactionsPerSecond: tps, machine: machine)
+        return Result(transactionsPerSecond: tps, transactions: Int(transactions), machine: machine)
     }
 
     /// The raw PostgreSQL limit for a transition at `clients` clients: one journal-like
     /// INSERT plus one UPDATE per transaction (`BEGIN; UPDATE … RETURNING; INSERT; COMMIT`,
     /// prepared), on tables of its own.
-    static func transitionsPerSecond(
+    static func transitions(
         _ admin: PostgresConnection, clients: Int, seconds: Int, configuration: PostgresConfiguration
     ) async throws -> Result {
         try await admin.runScript("""

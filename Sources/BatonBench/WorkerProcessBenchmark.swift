@@ -52,7 +52,7 @@ struct WorkerProcessBenchmark {
             FROM baton.journal
             """).scalar(Double.self)
         let inFlight = processes * Self.concurrency
-        let raw = try await Pgbench.transitionsPerSecond(admin, clients: inFlight, seconds: seconds, configuration: configuration).transactionsPerSecond
+        let raw = try await Pgbench.transitions(admin, clients: inFlight, seconds: seconds, configuration: configuration).transactionsPerSecond
         return Figure(
             processes: processes, inFlight: inFlight, stepsPerSecond: steps / elapsed,
             transitionsPerSecond: Double(after.transitions - before.transitions) / elapsed,
