@@ -1,4 +1,5 @@
 import ArgumentParser
+import Baton
 import Foundation
 import LibPQ
 
@@ -37,6 +38,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Rounds of each engine measurement, the engine then pgbench in each: on a noisy machine one pair is not enough to read a ratio from. The table shows the round with the median ratio, and every round's ratio.")
     var rounds = 3
 
+    @Option(help: "Commit lanes of the engine benchmark's worker (1 or 2; the worker's default unless given: 2 up to 4 runs in flight, 1 above).")
+    var commitLanes: Int?
+
+    @Option(help: "Runs the engine benchmark's worker claims ahead of its free slots (the worker's default unless given: its concurrency).")
+    var claimAhead: Int?
+
     @Option(parsing: .upToNextOption, help: "Worker processes in the processes benchmark, one measurement each.")
     var processes = [1, 2, 4]
 
@@ -61,6 +68,10 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard rounds > 0 else { throw ValidationError("--rounds must be 1 or more") }
+        if let commitLanes, !(1...RunStore.commitLanes).contains(commitLanes) {
+            throw ValidationError("--commit-lanes must be between 1 and \(RunStore.commitLanes)")
+        }
+        if let claimAhead, claimAhead < 0 { throw ValidationError("--claim-ahead must be 0 or more") }
     }
 
     func run() async throws {
@@ -82,7 +93,10 @@ struct BenchCommand: AsyncParsableCommand {
                 var figures: [EngineBenchmark.Figure] = []
                 for round in 1...rounds {
                     if rounds > 1 { progress.say("  round \(round) of \(rounds) …") }
-                    figures.append(try await EngineBenchmark(configuration: configuration, inFlight: inFlight, seconds: seconds, progress: progress).run())
+                    let worker = WorkerConfiguration(
+                        concurrency: inFlight, pollInterval: .milliseconds(20), claimAhead: claimAhead, commitLanes: commitLanes
+                    )
+                    figures.append(try await EngineBenchmark(configuration: configuration, worker: worker, seconds: seconds, progress: progress).run())
                 }
                 report.engine.append(EngineBenchmark.Rounds(figures))
             }
@@ -148,13 +162,14 @@ enum Table {
             if !lines.isEmpty { lines.append("") }
             lines += [
                 "Ten-step no-op runs through a worker; raw limit: pgbench BEGIN; UPDATE; INSERT; COMMIT (-M prepared)",
-                "in flight  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  machine CPU µs/step  busy"
+                "in flight  lanes  ahead  steps/s  p50 step ms  p99 step ms  WAL B/step  commits/step  statements/run  worker CPU µs/step  machine CPU µs/step  busy"
                     + "  pgbench tx/s  machine CPU µs/tx  busy  ratio  every round's ratio",
             ]
             for rounds in report.engine {
                 let figure = rounds.median
                 lines.append(
-                    pad("\(figure.inFlight)", 9) + "  " + pad(format(figure.stepsPerSecond), 7) + "  "
+                    pad("\(figure.inFlight)", 9) + "  " + pad("\(figure.commitLanes)", 5) + "  " + pad("\(figure.claimAhead)", 5) + "  "
+                        + pad(format(figure.stepsPerSecond), 7) + "  "
                         + pad(String(format: "%.2f", figure.p50StepMilliseconds), 11) + "  " + pad(String(format: "%.2f", figure.p99StepMilliseconds), 11) + "  "
                         + pad(format(figure.walBytesPerStep), 10) + "  " + pad(String(format: "%.2f", figure.commitsPerStep), 12) + "  "
                         + pad(String(format: "%.1f", figure.statementsPerRun), 14) + "  "

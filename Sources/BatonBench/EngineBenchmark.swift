@@ -14,6 +14,9 @@ import Logging
 struct EngineBenchmark {
     struct Figure: Encodable {
         let inFlight: Int
+        /// The worker's commit lanes and how many runs it claimed ahead of its free slots.
+        let commitLanes: Int
+        let claimAhead: Int
         let stepsPerSecond: Double
         let transitionsPerSecond: Double
         let p50StepMilliseconds: Double
@@ -50,9 +53,13 @@ struct EngineBenchmark {
     }
 
     let configuration: PostgresConfiguration
-    let inFlight: Int
+    /// The worker's settings; its concurrency is the runs in flight.
+    let worker: WorkerConfiguration
     let seconds: Int
     let progress: Progress
+
+    /// Runs in flight: the worker's concurrency.
+    var inFlight: Int { worker.concurrency }
 
     func run() async throws -> Figure {
         let admin = try await PostgresConnection.connect(to: configuration)
@@ -64,11 +71,7 @@ struct EngineBenchmark {
 
         var registry = WorkflowRegistry()
         try registry.register(TenSteps.self)
-        let worker = Worker(
-            store: store, registry: registry,
-            configuration: WorkerConfiguration(concurrency: inFlight, pollInterval: .milliseconds(20)),
-            logger: Logger(label: "bench")
-        )
+        let worker = Worker(store: store, registry: registry, configuration: self.worker, logger: Logger(label: "bench"))
         progress.say("  working for \(seconds) s …")
         let working = Task { try await worker.run() }
         // Let the worker reach its pace before the window opens.
@@ -101,7 +104,7 @@ struct EngineBenchmark {
         guard steps > 0 else { throw BenchError(message: "the worker completed no step in \(seconds) s") }
         let raw = try await Pgbench.transitions(admin, clients: inFlight, seconds: seconds, configuration: configuration)
         return Figure(
-            inFlight: inFlight,
+            inFlight: inFlight, commitLanes: self.worker.commitLanes, claimAhead: self.worker.claimAhead,
             stepsPerSecond: steps / elapsed,
             transitionsPerSecond: Double(after.transitions - before.transitions) / elapsed,
             p50StepMilliseconds: try latencies.decode(Double.self, at: 0),
