@@ -90,13 +90,17 @@ struct BenchCommand: AsyncParsableCommand {
         if sections.contains(.engine) {
             for inFlight in inFlight {
                 progress.say("Ten-step runs with \(inFlight) in flight, then pgbench transitions at \(inFlight) client\(inFlight == 1 ? "" : "s") …")
+                let engine = EngineBenchmark(
+                    configuration: configuration,
+                    workerConfiguration: WorkerConfiguration(
+                        concurrency: inFlight, pollInterval: .milliseconds(20), claimAhead: claimAhead, commitLanes: commitLanes
+                    ),
+                    seconds: seconds, progress: progress
+                )
                 var figures: [EngineBenchmark.Figure] = []
                 for round in 1...rounds {
                     if rounds > 1 { progress.say("  round \(round) of \(rounds) …") }
-                    let worker = WorkerConfiguration(
-                        concurrency: inFlight, pollInterval: .milliseconds(20), claimAhead: claimAhead, commitLanes: commitLanes
-                    )
-                    figures.append(try await EngineBenchmark(configuration: configuration, worker: worker, seconds: seconds, progress: progress).run())
+                    figures.append(try await engine.run())
                 }
                 report.engine.append(EngineBenchmark.Rounds(figures))
             }

@@ -54,12 +54,12 @@ struct EngineBenchmark {
 
     let configuration: PostgresConfiguration
     /// The worker's settings; its concurrency is the runs in flight.
-    let worker: WorkerConfiguration
+    let workerConfiguration: WorkerConfiguration
     let seconds: Int
     let progress: Progress
 
     /// Runs in flight: the worker's concurrency.
-    var inFlight: Int { worker.concurrency }
+    var inFlight: Int { workerConfiguration.concurrency }
 
     func run() async throws -> Figure {
         let admin = try await PostgresConnection.connect(to: configuration)
@@ -71,7 +71,7 @@ struct EngineBenchmark {
 
         var registry = WorkflowRegistry()
         try registry.register(TenSteps.self)
-        let worker = Worker(store: store, registry: registry, configuration: self.worker, logger: Logger(label: "bench"))
+        let worker = Worker(store: store, registry: registry, configuration: workerConfiguration, logger: Logger(label: "bench"))
         progress.say("  working for \(seconds) s …")
         let working = Task { try await worker.run() }
         // Let the worker reach its pace before the window opens.
@@ -104,7 +104,7 @@ struct EngineBenchmark {
         guard steps > 0 else { throw BenchError(message: "the worker completed no step in \(seconds) s") }
         let raw = try await Pgbench.transitions(admin, clients: inFlight, seconds: seconds, configuration: configuration)
         return Figure(
-            inFlight: inFlight, commitLanes: self.worker.commitLanes, claimAhead: self.worker.claimAhead,
+            inFlight: inFlight, commitLanes: workerConfiguration.commitLanes, claimAhead: workerConfiguration.claimAhead,
             stepsPerSecond: steps / elapsed,
             transitionsPerSecond: Double(after.transitions - before.transitions) / elapsed,
             p50StepMilliseconds: try latencies.decode(Double.self, at: 0),
