@@ -1,4 +1,5 @@
 import Foundation
+import LibPQ
 import Synchronization
 
 /// What a step's body is told: its idempotency key and which attempt this is.
@@ -71,7 +72,7 @@ final class StepJournal: Sendable {
             return try JSONDecoder().decode(Output.self, from: Data(stored.utf8))
         }
         try await journalEndedSteps()
-        let key = "\(runID.uuidString.lowercased()):\(visit):\(name)"
+        let key = "\(runID.lowercaseText):\(visit):\(name)"
         var attempt = 1
         let firstStarted = ContinuousClock.now
         while true {

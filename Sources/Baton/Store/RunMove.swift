@@ -1,4 +1,5 @@
 import Foundation
+import LibPQ
 
 /// One run's move as a commit writes it: the journal entries to append after
 /// `expectedSeq` and the row they lead to. Fenced: it is written only if the run's
@@ -75,7 +76,7 @@ struct RunMove: Sendable {
         var writer = JSONWriter()
         writer.array(moves) { writer, move in
             writer.object { object in
-                object.field("run_id", move.runID.uuidString)
+                object.field("run_id", move.runID.lowercaseText)
                 object.field("expected_seq", move.expectedSeq)
                 object.field("state", move.row.state)
                 object.field("status", move.row.status)

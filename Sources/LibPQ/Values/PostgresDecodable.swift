@@ -30,7 +30,13 @@ extension PostgresCell {
     }
 }
 
+// The types each Swift type decodes from, made once: a set literal at every decode
+// built and hashed a new set, most of the cost of decoding a cell.
 private let integerTypes: Set<PostgresType> = [.int2, .int4, .int8, .oid, .numeric]
+private let numberTypes = integerTypes.union([.float4, .float8])
+private let booleanTypes: Set<PostgresType> = [.bool]
+private let uuidTypes: Set<PostgresType> = [.uuid, .text, .varchar]
+private let timeTypes: Set<PostgresType> = [.timestamptz, .timestamp, .date]
 
 extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
@@ -82,7 +88,7 @@ extension Int16: PostgresDecodable {
 
 extension Bool: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        switch try cell.text(accepting: [.bool], for: Bool.self) {
+        switch try cell.text(accepting: booleanTypes, for: Bool.self) {
         case "t": self = true
         case "f": self = false
         case let other: throw cell.decodingError(Bool.self, reason: "unexpected \"\(other)\"")
@@ -92,7 +98,7 @@ extension Bool: PostgresDecodable {
 
 extension Double: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        let text = try cell.text(accepting: integerTypes.union([.float4, .float8]), for: Double.self)
+        let text = try cell.text(accepting: numberTypes, for: Double.self)
         switch text {
         case "Infinity": self = .infinity
         case "-Infinity": self = -.infinity
@@ -108,7 +114,7 @@ extension Double: PostgresDecodable {
 
 extension Decimal: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        let text = try cell.text(accepting: integerTypes.union([.float4, .float8]), for: Decimal.self)
+        let text = try cell.text(accepting: numberTypes, for: Decimal.self)
         guard let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else {
             throw cell.decodingError(Decimal.self, reason: "\"\(text)\" is not a decimal number")
         }
@@ -118,7 +124,7 @@ extension Decimal: PostgresDecodable {
 
 extension UUID: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        guard let value = UUID(uuidString: try cell.text(accepting: [.uuid, .text, .varchar], for: UUID.self)) else {
+        guard let value = UUID(canonicalText: try cell.text(accepting: uuidTypes, for: UUID.self)) else {
             throw cell.decodingError(UUID.self, reason: "\"\(cell.text ?? "")\" is not a UUID")
         }
         self = value
@@ -127,7 +133,7 @@ extension UUID: PostgresDecodable {
 
 extension Date: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        let text = try cell.text(accepting: [.timestamptz, .timestamp, .date], for: Date.self)
+        let text = try cell.text(accepting: timeTypes, for: Date.self)
         guard let value = PostgresTimestamp.parse(text[...]) else {
             throw cell.decodingError(Date.self, reason: "\"\(text)\" is not a timestamp Baton can read")
         }

@@ -1,0 +1,66 @@
+import Foundation
+
+extension UUID {
+    /// The canonical text in lowercase, as PostgreSQL prints a `uuid`
+    /// (`a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11`).
+    ///
+    /// Written by hand: `uuidString` goes through `snprintf` and spells it in capitals,
+    /// and on a worker's hot path (a run id in every move, an idempotency key in every
+    /// step) that cost several times more than the rest of the text around it.
+    public var lowercaseText: String {
+        withUnsafeBytes(of: uuid) { bytes in
+            String(unsafeUninitializedCapacity: 36) { text in
+                var written = 0
+                for (index, byte) in bytes.enumerated() {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        text[written] = UInt8(ascii: "-")
+                        written += 1
+                    }
+                    text[written] = Self.hexDigits[Int(byte >> 4)]
+                    text[written + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                    written += 2
+                }
+                return written
+            }
+        }
+    }
+
+    /// Reads the canonical text (8-4-4-4-12 hexadecimal digits) in either case: what
+    /// PostgreSQL prints and what `uuidString` spells. Nil for anything else.
+    ///
+    /// Written by hand: `UUID(uuidString:)` goes through `sscanf`.
+    public init?(canonicalText text: String) {
+        var text = text
+        let parsed: uuid_t? = text.withUTF8 { utf8 in
+            guard utf8.count == 36 else { return nil }
+            var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+            let filled = withUnsafeMutableBytes(of: &bytes) { bytes -> Bool in
+                var offset = 0
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        guard utf8[offset] == UInt8(ascii: "-") else { return false }
+                        offset += 1
+                    }
+                    guard let high = Self.hexValue(utf8[offset]), let low = Self.hexValue(utf8[offset + 1]) else { return false }
+                    bytes[index] = high << 4 | low
+                    offset += 2
+                }
+                return true
+            }
+            return filled ? bytes : nil
+        }
+        guard let parsed else { return nil }
+        self.init(uuid: parsed)
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    private static func hexValue(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+}
