@@ -12,7 +12,7 @@ extension UUID {
             String(unsafeUninitializedCapacity: 36) { text in
                 var written = 0
                 for (index, byte) in bytes.enumerated() {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                    if Self.dashPrecedes(byte: index) {
                         text[written] = UInt8(ascii: "-")
                         written += 1
                     }
@@ -37,7 +37,7 @@ extension UUID {
             let filled = withUnsafeMutableBytes(of: &bytes) { bytes -> Bool in
                 var offset = 0
                 for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                    if Self.dashPrecedes(byte: index) {
                         guard utf8[offset] == UInt8(ascii: "-") else { return false }
                         offset += 1
                     }
@@ -51,6 +51,12 @@ extension UUID {
         }
         guard let parsed else { return nil }
         self.init(uuid: parsed)
+    }
+
+    /// Whether the canonical text has a dash before the byte at `index`: the groups of
+    /// 8-4-4-4-12 digits are bytes 0-3, 4-5, 6-7, 8-9 and 10-15.
+    private static func dashPrecedes(byte index: Int) -> Bool {
+        index == 4 || index == 6 || index == 8 || index == 10
     }
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
