@@ -61,19 +61,22 @@ final class ThreadExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
     private func runLoop() {
         let serialExecutor = asUnownedSerialExecutor()
         let taskExecutor = asUnownedTaskExecutor()
+        // The jobs taken at one wake-up; swapped with `pending`, so the two buffers
+        // take turns and no wake-up allocates.
+        var batch: [UnownedJob] = []
         while true {
             condition.lock()
             while pending.isEmpty && !isShuttingDown {
                 condition.wait()
             }
-            let batch = pending
-            pending.removeAll(keepingCapacity: true)
+            swap(&batch, &pending)
             let finished = batch.isEmpty && isShuttingDown
             condition.unlock()
             if finished { break }
             for job in batch {
                 job.runSynchronously(isolatedTo: serialExecutor, taskExecutor: taskExecutor)
             }
+            batch.removeAll(keepingCapacity: true)
         }
     }
 }
