@@ -177,7 +177,7 @@ public struct RunDriver: Sendable {
             var move = RunMove(
                 result, of: claimed.id, expectedSeq: seq, context: movedContext,
                 sleepsUntil: definition.sleepEnd(entering: result.position, context: context),
-                consuming: consumed, after: stepEntries
+                consuming: consumed, after: stepEntries, mayHaveParent: claimed.parentRunID != nil
             )
             if let approvalRequest { move.attach(payload: approvalRequest, toFirst: .approvalRequested) }
             let committed: RunStore.Committed?

@@ -41,7 +41,10 @@ final class GroupCommit: Sendable {
         /// Whether a batch leader has no reason to wait: every returning run has queued
         /// its move (or was gone too long to count on), or the batch is full.
         mutating func gathered(now: ContinuousClock.Instant, maxBatchSize: Int) -> Bool {
-            returning = returning.filter { now - $0.value < GroupCommit.returnWindow }
+            // Asked at every arrival: the dictionary is rebuilt only when a run has expired.
+            if returning.values.contains(where: { now - $0 >= GroupCommit.returnWindow }) {
+                returning = returning.filter { now - $0.value < GroupCommit.returnWindow }
+            }
             return returning.isEmpty || waiting.count >= maxBatchSize - 1
         }
     }

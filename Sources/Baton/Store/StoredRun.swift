@@ -28,12 +28,14 @@ public struct StoredRun: Sendable, Hashable {
     /// Failed attempts to drive the run since its last transition, and the last error.
     public let driveFailures: Int
     public let lastDriveError: String?
+    /// The run that started this one as a child, if any: its end wakes that parent.
+    public let parentRunID: UUID?
 
     /// The columns ``init(row:)`` reads, in order, for `SELECT … FROM baton.runs`.
     static let columns = """
         id, workflow, version, business_key, state, status, visit, seq, context::text, lease_owner, cancel_reason, error,
         coalesce(timeout_at <= baton.current_time(), false), events_received, drive_failures, last_drive_error,
-        last_entry_is_step
+        last_entry_is_step, parent_run_id
         """
 
     init(row: PostgresRow) throws {
@@ -54,6 +56,7 @@ public struct StoredRun: Sendable, Hashable {
         driveFailures = try row.decode(Int.self, at: 14)
         lastDriveError = try row.decode(String?.self, at: 15)
         hasJournaledStepsThisVisit = try row.decode(Bool.self, at: 16)
+        parentRunID = try row.decode(UUID?.self, at: 17)
     }
 
     /// The context, decoded as `W.Context`.
