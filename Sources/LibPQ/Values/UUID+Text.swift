@@ -8,7 +8,9 @@ extension UUID {
     /// and on a worker's hot path (a run id in every move, an idempotency key in every
     /// step) that cost several times more than the rest of the text around it.
     public var lowercaseText: String {
-        withUnsafeBytes(of: uuid) { bytes in
+        // Read once: each read of a static goes through its lazy initializer's check.
+        let digits = Self.hexDigits
+        return withUnsafeBytes(of: uuid) { bytes in
             String(unsafeUninitializedCapacity: 36) { text in
                 var written = 0
                 for (index, byte) in bytes.enumerated() {
@@ -16,8 +18,8 @@ extension UUID {
                         text[written] = UInt8(ascii: "-")
                         written += 1
                     }
-                    text[written] = Self.hexDigits[Int(byte >> 4)]
-                    text[written + 1] = Self.hexDigits[Int(byte & 0x0F)]
+                    text[written] = digits[Int(byte >> 4)]
+                    text[written + 1] = digits[Int(byte & 0x0F)]
                     written += 2
                 }
                 return written
