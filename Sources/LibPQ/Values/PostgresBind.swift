@@ -1,3 +1,5 @@
+import Foundation
+
 /// One bound parameter as it goes over the wire: its type, format and bytes.
 ///
 /// `bytes == nil` sends SQL `NULL`. Text-format values are sent as C strings, so
@@ -32,10 +34,19 @@ public struct PostgresBind: Sendable, Hashable {
     /// Why this value cannot be sent, or `nil` if it can.
     var sendingProblem: String? {
         if let unencodableReason { return unencodableReason }
-        if format == .text, let bytes, bytes.contains(0) {
+        if format == .text, let bytes, Self.containsNUL(bytes) {
             return "text contains a NUL byte (0x00), which PostgreSQL cannot store in text"
         }
         return nil
+    }
+
+    /// With `memchr`: searching a batch's 1 KB of JSON byte by byte took 0.7% of a
+    /// worker's CPU.
+    private static func containsNUL(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { buffer in
+            guard let start = buffer.baseAddress else { return false }
+            return memchr(start, 0, buffer.count) != nil
+        }
     }
 
     /// SQL `NULL`, with the server inferring its type.
