@@ -4,11 +4,16 @@ import Synchronization
 
 /// What a step's body is told: its idempotency key and which attempt this is.
 public struct StepAttempt: Sendable, Hashable {
-    /// `run id:visit:step name`: the same for every attempt of this step in this visit,
-    /// including attempts after a crash. Pass it to external systems to deduplicate.
-    public let idempotencyKey: String
+    let runID: UUID
+    let visit: Int
+    let step: String
     /// 1 for the first attempt.
     public let attempt: Int
+
+    /// `run id:visit:step name`: the same for every attempt of this step in this visit,
+    /// including attempts after a crash. Pass it to external systems to deduplicate.
+    /// (Written when asked for: most steps never read it.)
+    public var idempotencyKey: String { "\(runID.lowercaseText):\(visit):\(step)" }
 }
 
 /// A step that failed its last attempt; the action state's error transition (or the
@@ -72,7 +77,6 @@ final class StepJournal: Sendable {
             return try JSONDecoder().decode(Output.self, from: Data(stored.utf8))
         }
         try await journalEndedSteps()
-        let key = "\(runID.lowercaseText):\(visit):\(name)"
         var attempt = 1
         let firstStarted = ContinuousClock.now
         while true {
@@ -82,7 +86,7 @@ final class StepJournal: Sendable {
             let output: Output
             let encoded: String
             do {
-                output = try await body(StepAttempt(idempotencyKey: key, attempt: attempt))
+                output = try await body(StepAttempt(runID: runID, visit: visit, step: name, attempt: attempt))
                 encoded = try RunStore.encode(output)
             } catch let error where !(error is FencedOut) && !(error is CancellationError) && !(error is StepFailure) && !(error is BudgetExceeded) {
                 guard attempt < retry.maxAttempts, !retry.isNonRetryable(error) else {
