@@ -306,10 +306,9 @@ public struct RunStore: Sendable {
     // The batch statement's four texts, made once: `$1` is the moves as
     // ``RunMove/json(_:)`` writes them, `$2` the worker. (Built at every batch, its 3 KB
     // took 5% of a worker's CPU with 4 runs in flight.) Only batches that consume an
-    // event or end a child run carry the inbox and parent updates: in the others
-    // (most) their plan's setup and execution were a fifth of the statement's time in
-    // the server (`pg_stat_statements` with 4 runs in flight: 120 µs a batch without,
-    // 162 µs with).
+    // event or end a child run carry the inbox and parent updates: with them a batch
+    // took a quarter longer in the server (`pg_stat_statements` with 4 runs in flight:
+    // 156-191 µs a batch against 117-139 without).
     private static let batch = batchStart + end
     private static let batchConsuming = batchStart + consumingEvents + end
     private static let batchWakingParents = batchStart + wakingParents + endWakingParents
@@ -508,7 +507,6 @@ public struct RunStore: Sendable {
         return encoder
     }()
 }
-
 
 extension Duration {
     /// The duration in seconds, with fractions.

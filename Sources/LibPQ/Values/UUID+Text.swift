@@ -5,8 +5,8 @@ extension UUID {
     /// (`a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11`).
     ///
     /// Written by hand: `uuidString` goes through `snprintf` and spells it in capitals,
-    /// and on a worker's hot path (a run id in every move, an idempotency key in every
-    /// step) that cost several times more than the rest of the text around it.
+    /// and on a worker's hot path (a run id in every move) that cost several times more
+    /// than the rest of the text around it.
     public var lowercaseText: String {
         // Read once: each read of a static goes through its lazy initializer's check.
         let digits = Self.hexDigits
