@@ -1,8 +1,14 @@
+import LibPQ
+
 /// Writes JSON text for the few hot-path parameters whose shape Baton controls, where
-/// `JSONEncoder`'s generality costs more than the statement's execution.
-struct JSONWriter {
-    /// The JSON written so far, as UTF-8.
-    private(set) var bytes: [UInt8] = []
+/// `JSONEncoder`'s generality costs more than the statement's execution. What it wrote
+/// binds as a statement parameter as it is, with no copy through a `String`.
+struct JSONWriter: PostgresEncodable {
+    private var bytes: [UInt8] = []
+
+    /// The JSON written, as a text parameter (`unknown`, like a `String`'s, for the
+    /// statement to cast to `jsonb`).
+    var postgresBind: PostgresBind { PostgresBind(type: .unspecified, format: .text, bytes: bytes) }
 
     init() {
         bytes.reserveCapacity(512)

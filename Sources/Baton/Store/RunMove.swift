@@ -75,10 +75,10 @@ struct RunMove: Sendable {
         wakesParent = false
     }
 
-    /// `moves` as the JSON array the batched statement reads, in UTF-8. Written by hand:
-    /// with `JSONEncoder` this took a fifth of the worker's CPU time per step. Contexts,
+    /// `moves` as the JSON array the batched statement reads. Written by hand: with
+    /// `JSONEncoder` this took a fifth of the worker's CPU time per step. Contexts,
     /// outputs and event data are JSON already and go in as JSON values.
-    static func json(_ moves: [RunMove]) -> [UInt8] {
+    static func json(_ moves: [RunMove]) -> JSONWriter {
         var writer = JSONWriter()
         writer.array(moves) { writer, move in
             writer.object { object in
@@ -119,7 +119,7 @@ struct RunMove: Sendable {
                 }
             }
         }
-        return writer.bytes
+        return writer
     }
 }
 

@@ -209,7 +209,7 @@ public struct RunStore: Sendable {
     /// The workflow versions a claim takes runs of, as the JSON array its query reads.
     /// Written by hand: `JSONEncoder` at every claim took 1.7% of a worker's CPU with 4
     /// runs in flight.
-    private static func json(_ versions: [(name: String, version: Int)]) -> String {
+    private static func json(_ versions: [(name: String, version: Int)]) -> JSONWriter {
         var writer = JSONWriter()
         writer.array(versions) { writer, version in
             writer.object { object in
@@ -217,7 +217,7 @@ public struct RunStore: Sendable {
                 object.field("version", version.version)
             }
         }
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return writer
     }
 
     /// `total` as a sum of distinct powers of two, largest first: 11 is 8, 2, 1.
@@ -299,7 +299,7 @@ public struct RunStore: Sendable {
         case (true, true): batchConsumingAndWakingParents
         }
         return PostgresQuery(
-            unsafeSQL: sql, binds: [PostgresBind(type: .unspecified, format: .text, bytes: RunMove.json(moves)), workerID.postgresBind]
+            unsafeSQL: sql, binds: [RunMove.json(moves).postgresBind, workerID.postgresBind]
         )
     }
 
