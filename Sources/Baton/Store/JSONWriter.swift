@@ -1,8 +1,9 @@
 import LibPQ
 
 /// Writes JSON text for the few hot-path parameters whose shape Baton controls, where
-/// `JSONEncoder`'s generality costs more than the statement's execution. What it wrote
-/// binds as a statement parameter as it is, with no copy through a `String`.
+/// `JSONEncoder`'s generality costs more than the statement's execution, and for
+/// ``SortedJSONEncoder``. What it wrote binds as a statement parameter as it is, with no
+/// copy through a `String`.
 struct JSONWriter: PostgresEncodable {
     private var bytes: [UInt8] = []
 
@@ -80,8 +81,25 @@ struct JSONWriter: PostgresEncodable {
         }
     }
 
-    /// A JSON string: quotes, backslashes and control characters escaped.
-    private mutating func string(_ value: String) {
+    /// How many bytes were written so far.
+    var count: Int { bytes.count }
+
+    /// The JSON written, as text.
+    var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Text that is JSON already (a number, a literal), written as it is.
+    mutating func raw(_ json: String) {
+        bytes.append(contentsOf: json.utf8)
+    }
+
+    /// Copies what `other` wrote at `range`.
+    mutating func copy(_ range: Range<Int>, of other: JSONWriter) {
+        bytes.append(contentsOf: other.bytes[range])
+    }
+
+    /// A JSON string: quotes, backslashes and control characters escaped, as
+    /// `JSONEncoder` escapes them.
+    mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { utf8 in
             bytes.append(UInt8(ascii: "\""))
@@ -103,6 +121,11 @@ struct JSONWriter: PostgresEncodable {
         switch byte {
         case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
         case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+        case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+        case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+        case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+        case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+        case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
         case 0..<0x20:
             let hex = Array("0123456789abcdef".utf8)
             bytes.append(contentsOf: Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])

@@ -495,17 +495,10 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// `value` as JSON text, its object keys sorted (see ``SortedJSONEncoder``).
     static func encode<Value: Encodable>(_ value: Value) throws -> String {
-        String(decoding: try jsonEncoder.encode(value), as: UTF8.self)
+        try SortedJSONEncoder.encode(value)
     }
-
-    /// One encoder for every ``encode(_:)``: `JSONEncoder` is safe to share once its
-    /// options are set, and making one per value cost a tenth of the encoding.
-    private static let jsonEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 }
 
 extension Duration {
