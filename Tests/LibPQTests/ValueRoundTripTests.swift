@@ -120,6 +120,10 @@ struct ValueRoundTripTests {
             #expect(outOfRange?.code == .decoding)
             let missing = #expect(throws: PostgresError.self) { try row.decode(Int.self, column: "nope") }
             #expect(missing?.message.contains("nope") == true)
+            let notAUUID = #expect(throws: PostgresError.self) { try row.decode(UUID.self, column: "word") }
+            #expect(notAUUID?.message == "column \"word\" (text) does not decode as UUID: \"abc\" is not a UUID")
+            let numberAsUUID = #expect(throws: PostgresError.self) { try row.decode(UUID.self, column: "big") }
+            #expect(numberAsUUID?.message == "column \"big\" (int4) does not decode as UUID")
         }
     }
 

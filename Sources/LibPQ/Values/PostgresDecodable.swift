@@ -24,19 +24,20 @@ extension PostgresCell {
     }
 
     /// The non-`NULL` text, checked against the types the caller accepts.
-    func text(accepting types: Set<PostgresType>, for swiftType: Any.Type) throws -> String {
+    func text(accepting types: [PostgresType], for swiftType: Any.Type) throws -> String {
         guard types.contains(type) else { throw decodingError(swiftType) }
         return text ?? ""
     }
 }
 
 // The types each Swift type decodes from, made once: a set literal at every decode
-// built and hashed a new set, most of the cost of decoding a cell.
-private let integerTypes: Set<PostgresType> = [.int2, .int4, .int8, .oid, .numeric]
-private let numberTypes = integerTypes.union([.float4, .float8])
-private let booleanTypes: Set<PostgresType> = [.bool]
-private let uuidTypes: Set<PostgresType> = [.uuid, .text, .varchar]
-private let timeTypes: Set<PostgresType> = [.timestamptz, .timestamp, .date]
+// built and hashed a new set, most of the cost of decoding a cell. Lists, as a few
+// comparisons cost less than hashing the cell's type.
+private let integerTypes: [PostgresType] = [.int2, .int4, .int8, .oid, .numeric]
+private let numberTypes = integerTypes + [.float4, .float8]
+private let booleanTypes: [PostgresType] = [.bool]
+private let uuidTypes: [PostgresType] = [.uuid, .text, .varchar]
+private let timeTypes: [PostgresType] = [.timestamptz, .timestamp, .date]
 
 extension Optional: PostgresDecodable where Wrapped: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
@@ -124,7 +125,8 @@ extension Decimal: PostgresDecodable {
 
 extension UUID: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        guard let value = UUID(canonicalText: try cell.text(accepting: uuidTypes, for: UUID.self)) else {
+        guard uuidTypes.contains(cell.type) else { throw cell.decodingError(UUID.self) }
+        guard let value = UUID(canonicalUTF8: cell.bytes ?? []) else {
             throw cell.decodingError(UUID.self, reason: "\"\(cell.text ?? "")\" is not a UUID")
         }
         self = value

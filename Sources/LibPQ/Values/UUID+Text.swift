@@ -33,26 +33,34 @@ extension UUID {
     /// Written by hand: `UUID(uuidString:)` goes through `sscanf`.
     public init?(canonicalText text: String) {
         var text = text
-        let parsed: uuid_t? = text.withUTF8 { utf8 in
-            guard utf8.count == 36 else { return nil }
-            var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-            let filled = withUnsafeMutableBytes(of: &bytes) { bytes -> Bool in
-                var offset = 0
-                for index in 0..<16 {
-                    if Self.dashPrecedes(byte: index) {
-                        guard utf8[offset] == UInt8(ascii: "-") else { return false }
-                        offset += 1
-                    }
-                    guard let high = Self.hexValue(utf8[offset]), let low = Self.hexValue(utf8[offset + 1]) else { return false }
-                    bytes[index] = high << 4 | low
-                    offset += 2
-                }
-                return true
-            }
-            return filled ? bytes : nil
-        }
-        guard let parsed else { return nil }
+        guard let parsed = text.withUTF8(Self.parse) else { return nil }
         self.init(uuid: parsed)
+    }
+
+    /// Reads the canonical text from its UTF-8 bytes, as ``init(canonicalText:)`` does:
+    /// a result cell's bytes need no `String` made of them first.
+    init?(canonicalUTF8 utf8: ArraySlice<UInt8>) {
+        guard let parsed = utf8.withUnsafeBufferPointer(Self.parse) else { return nil }
+        self.init(uuid: parsed)
+    }
+
+    private static func parse(_ utf8: UnsafeBufferPointer<UInt8>) -> uuid_t? {
+        guard utf8.count == 36 else { return nil }
+        var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        let filled = withUnsafeMutableBytes(of: &bytes) { bytes -> Bool in
+            var offset = 0
+            for index in 0..<16 {
+                if dashPrecedes(byte: index) {
+                    guard utf8[offset] == UInt8(ascii: "-") else { return false }
+                    offset += 1
+                }
+                guard let high = hexValue(utf8[offset]), let low = hexValue(utf8[offset + 1]) else { return false }
+                bytes[index] = high << 4 | low
+                offset += 2
+            }
+            return true
+        }
+        return filled ? bytes : nil
     }
 
     /// Whether the canonical text has a dash before the byte at `index`: the groups of
