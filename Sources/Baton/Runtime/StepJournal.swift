@@ -46,8 +46,9 @@ final class StepJournal: Sendable {
     /// True when this worker entered the state itself just now, so no step of this
     /// visit can be journaled yet and the journal need not be asked.
     private let isFreshVisit: Bool
-    /// Outputs of this visit's steps this journal ran, by step name.
-    private let outputs = Mutex<[String: String]>([:])
+    /// Outputs of this visit's steps this journal ran, in the order they ran. A visit
+    /// runs few steps: searching the list costs less than hashing names.
+    private let outputs = Mutex<[(step: String, output: String)]>([])
     /// Entries of steps that ended but are not journaled yet.
     private let unjournaled = Mutex<[RunMove.Entry]>([])
 
@@ -107,7 +108,7 @@ final class StepJournal: Sendable {
                 throw StepFailure(step: name, attempts: attempt, underlying: "\(error)")
             }
             ended(JournalRecord(.stepCompleted, from: state, step: name), attempt: attempt, started: started, output: encoded, model: columns(output))
-            outputs.withLock { $0[name] = encoded }
+            outputs.withLock { $0.append((name, encoded)) }
             // Outside the step's retries: a failure to journal is the database's, not the
             // step's; the run is retried later and the unjournaled step runs again.
             if journaling.journalsAtOnce(after: ContinuousClock.now - firstStarted) { try await journalEndedSteps() }
@@ -126,7 +127,7 @@ final class StepJournal: Sendable {
 
     /// The step's output if this visit ran or journaled it already (JSON text).
     private func journaledOutput(of step: String) async throws -> String? {
-        if let earlier = outputs.withLock({ $0[step] }) { return earlier }
+        if let earlier = outputs.withLock({ $0.first { $0.step == step }?.output }) { return earlier }
         guard !isFreshVisit else { return nil }
         return try await JournalingFailed.rethrowing { try await store.stepOutput(of: runID, visit: visit, step: step) }
     }
