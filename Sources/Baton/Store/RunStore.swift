@@ -65,11 +65,12 @@ public struct RunStore: Sendable {
     }
 
     /// Throws if `json`, `what` (a context, an event's data, a step's output), is
-    /// larger than ``maxPayloadBytes``.
-    public func checkSize(of json: String, _ what: String) throws {
+    /// larger than ``maxPayloadBytes``. (`what` is spelled only then: a context and a
+    /// step's output are checked at every step.)
+    public func checkSize(of json: String, _ what: @autoclosure () -> String) throws {
         let bytes = json.utf8.count
         guard bytes <= maxPayloadBytes else {
-            throw BatonError(.invalidRequest, "\(what) is \(bytes) bytes of JSON, over the limit of \(maxPayloadBytes)")
+            throw BatonError(.invalidRequest, "\(what()) is \(bytes) bytes of JSON, over the limit of \(maxPayloadBytes)")
         }
     }
 
