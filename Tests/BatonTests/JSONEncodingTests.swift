@@ -77,6 +77,8 @@ private struct Everything: Codable, Equatable {
     var integers: [Int64] = [.min, -1, 0, .max]
     var unsigned: [UInt64] = [0, .max]
     var small: [Int8] = [-128, 127]
+    var huge: Int128 = .min
+    var hugeUnsigned: UInt128 = .max
     var ratios: [Double] = [0.5, 2.0, -3.25]
     var ratio: Float = 0.3
     var byName: [String: Int] = ["zulu": 1, "alpha": 2, "Mike": 3]

@@ -175,6 +175,8 @@ private final class ValueEncoder: Encoder, SingleValueEncodingContainer {
     func encode(_ value: UInt16) throws { node = scratch.number(value) }
     func encode(_ value: UInt32) throws { node = scratch.number(value) }
     func encode(_ value: UInt64) throws { node = scratch.number(value) }
+    func encode(_ value: Int128) throws { node = scratch.number(value) }
+    func encode(_ value: UInt128) throws { node = scratch.number(value) }
     func encode<Value: Encodable>(_ value: Value) throws { node = try scratch.nestedNode(for: value, at: codingPath) }
 }
 
@@ -208,6 +210,8 @@ private struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     mutating func encode(_ value: UInt16, forKey key: Key) throws { add(scratch.number(value), for: key) }
     mutating func encode(_ value: UInt32, forKey key: Key) throws { add(scratch.number(value), for: key) }
     mutating func encode(_ value: UInt64, forKey key: Key) throws { add(scratch.number(value), for: key) }
+    mutating func encode(_ value: Int128, forKey key: Key) throws { add(scratch.number(value), for: key) }
+    mutating func encode(_ value: UInt128, forKey key: Key) throws { add(scratch.number(value), for: key) }
 
     mutating func encode<Value: Encodable>(_ value: Value, forKey key: Key) throws {
         add(try scratch.nestedNode(for: value, at: codingPath + [key]), for: key)
@@ -268,6 +272,8 @@ private struct UnkeyedContainer: UnkeyedEncodingContainer {
     mutating func encode(_ value: UInt16) throws { add(scratch.number(value)) }
     mutating func encode(_ value: UInt32) throws { add(scratch.number(value)) }
     mutating func encode(_ value: UInt64) throws { add(scratch.number(value)) }
+    mutating func encode(_ value: Int128) throws { add(scratch.number(value)) }
+    mutating func encode(_ value: UInt128) throws { add(scratch.number(value)) }
     mutating func encode<Value: Encodable>(_ value: Value) throws { add(try scratch.nestedNode(for: value, at: codingPath + [nextKey])) }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type) -> KeyedEncodingContainer<NestedKey> {
