@@ -33,7 +33,8 @@ private enum Node {
     case text(Range<Int>)
     case object(ObjectNode)
     case array(ArrayNode)
-    /// What an encoder handed out by `superEncoder()` writes, read when the text is put together.
+    /// What a nested container or a super encoder writes, read when the text is put
+    /// together: the caller may fill it after the fields that follow it.
     case later(ValueEncoder)
 }
 
@@ -100,10 +101,13 @@ private final class Scratch {
         text { $0.raw(String(value)) }
     }
 
-    func number<Number: BinaryFloatingPoint & LosslessStringConvertible>(_ value: Number, at path: [any CodingKey]) throws -> Node {
+    /// `path` (the value's coding path) is made only for the error.
+    func number<Number: BinaryFloatingPoint & LosslessStringConvertible>(
+        _ value: Number, at path: @autoclosure () -> [any CodingKey]
+    ) throws -> Node {
         guard value.isFinite else {
             throw EncodingError.invalidValue(
-                value, EncodingError.Context(codingPath: path, debugDescription: "Unable to encode \(Number.self).\(value) directly in JSON.")
+                value, EncodingError.Context(codingPath: path(), debugDescription: "Unable to encode \(Number.self).\(value) directly in JSON.")
             )
         }
         var description = value.description

@@ -44,6 +44,7 @@ extension UUID {
         self.init(uuid: parsed)
     }
 
+    /// The 16 bytes the canonical text spells; nil for anything else.
     private static func parse(_ utf8: UnsafeBufferPointer<UInt8>) -> uuid_t? {
         guard utf8.count == 36 else { return nil }
         var bytes: uuid_t = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
