@@ -23,10 +23,15 @@ extension PostgresCell {
         bytes == nil ? try T.decodeNull(self) : try T(postgresCell: self)
     }
 
+    /// The non-`NULL` bytes, checked against the types the caller accepts.
+    func bytes(accepting types: [PostgresType], for swiftType: Any.Type) throws -> ArraySlice<UInt8> {
+        guard types.contains(type) else { throw decodingError(swiftType) }
+        return bytes ?? []
+    }
+
     /// The non-`NULL` text, checked against the types the caller accepts.
     func text(accepting types: [PostgresType], for swiftType: Any.Type) throws -> String {
-        guard types.contains(type) else { throw decodingError(swiftType) }
-        return text ?? ""
+        String(decoding: try bytes(accepting: types, for: swiftType), as: UTF8.self)
     }
 }
 
@@ -125,8 +130,7 @@ extension Decimal: PostgresDecodable {
 
 extension UUID: PostgresDecodable {
     public init(postgresCell cell: PostgresCell) throws {
-        guard uuidTypes.contains(cell.type) else { throw cell.decodingError(UUID.self) }
-        guard let value = UUID(canonicalUTF8: cell.bytes ?? []) else {
+        guard let value = UUID(canonicalUTF8: try cell.bytes(accepting: uuidTypes, for: UUID.self)) else {
             throw cell.decodingError(UUID.self, reason: "\"\(cell.text ?? "")\" is not a UUID")
         }
         self = value
