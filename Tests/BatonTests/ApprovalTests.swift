@@ -150,6 +150,11 @@ struct ApprovalTests {
                 "transition pay -> paid (returned)",
                 "run-finished paid (succeeded)",
             ])
+            // The request's entry keeps the action's payload as the JSON it is, so SQL reaches into it.
+            let requested = try await clockwork.connection.query("""
+                SELECT payload -> 'action' -> 'payload' ->> 'payee' FROM baton.journal WHERE run_id = \(run) AND kind = 'approval-requested'
+                """)
+            #expect(try requested.map { try $0.decode(String?.self, at: 0) } == ["ACME"])
             let audit = try await clockwork.connection.query("""
                 SELECT happened, actor, role, comment, edit ->> 'payee', approval_status FROM baton.approval_audit
                 WHERE run_id = \(run) ORDER BY at, happened DESC
@@ -346,6 +351,11 @@ struct DurableApprovalTests {
                 #expect(Set(approvals.map(\.runID)) == [approved, ignored])
                 let toApprove = try #require(approvals.first { $0.runID == approved })
                 #expect(toApprove.action.amount == 2_000)
+                #expect(toApprove.action.payload?.hasPrefix(#"{"cost":2000,"plan":"Reroute 50 units of ORD-5001 via "#) == true)
+                // Payloads are printed as the JSON they are, not as strings of JSON.
+                let listedJSON = try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [[String: Any]]
+                #expect(listedJSON?.count == 2)
+                #expect(listedJSON?.allSatisfy { (($0["action"] as? [String: Any])?["payload"] as? [String: Any])?["plan"] is String } == true)
                 let refused = try await baton("approve", toApprove.id.uuidString, "--as", "carol")
                 #expect(refused.status == 1)
                 #expect(refused.standardError == "baton: carol holds none of the roles approval \(toApprove.id) waits for now (logistics)\n")
@@ -353,6 +363,11 @@ struct DurableApprovalTests {
                 let decided = try await baton("approve", toApprove.id.uuidString, "--as", "alice", "--comment", "Hamburg is cheaper", "--edit", edit)
                 #expect(decided.status == 0, "\(decided.standardError)")
                 #expect(decided.standardOutput == "approval \(toApprove.id) is approved; run \(approved) goes on.\n")
+                let approvedList = try await baton("approvals", "--status", "approved", "--json")
+                let approvedJSON = try JSONSerialization.jsonObject(with: Data(approvedList.standardOutput.utf8)) as? [[String: Any]]
+                #expect((approvedJSON?.first?["editedPayload"] as? [String: Any])?["cost"] as? Int == 1_900)
+                let decidedSummary = try #require(try JSONDecoder.iso8601.decode([ApprovalSummary].self, from: Data(approvedList.standardOutput.utf8)).first)
+                #expect(decidedSummary.editedPayload == #"{"cost":1900,"plan":"Reroute 50 units of ORD-5001 via Hamburg"}"#)
 
                 let again = try await baton("reject", toApprove.id.uuidString, "--as", "bob", "--reason", "too dear")
                 #expect(again.status == 1)

@@ -53,6 +53,42 @@ public struct ProposedAction: Sendable, Hashable, Codable {
     }
 }
 
+extension ProposedAction {
+    private enum CodingKeys: String, CodingKey {
+        case kind, amount, riskScore, confidence, subject, requestedBy, attributes, payload
+    }
+
+    /// Writes ``payload`` as the JSON value it spells, not as a string of JSON, so a
+    /// script reading `baton approvals --json` or SQL reading the journal's
+    /// `approval-requested` entry can reach into it.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(kind, forKey: .kind)
+        try container.encodeIfPresent(amount, forKey: .amount)
+        try container.encodeIfPresent(riskScore, forKey: .riskScore)
+        try container.encodeIfPresent(confidence, forKey: .confidence)
+        try container.encodeIfPresent(subject, forKey: .subject)
+        try container.encodeIfPresent(requestedBy, forKey: .requestedBy)
+        try container.encode(attributes, forKey: .attributes)
+        try container.encodeJSONIfPresent(payload, forKey: .payload)
+    }
+
+    /// Reads what ``encode(to:)`` writes; the payload comes back as JSON text with sorted keys.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            kind: try container.decode(String.self, forKey: .kind),
+            amount: try container.decodeIfPresent(Double.self, forKey: .amount),
+            riskScore: try container.decodeIfPresent(Double.self, forKey: .riskScore),
+            confidence: try container.decodeIfPresent(Double.self, forKey: .confidence),
+            subject: try container.decodeIfPresent(String.self, forKey: .subject),
+            requestedBy: try container.decodeIfPresent(String.self, forKey: .requestedBy),
+            attributes: try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:],
+            payload: try container.decodeJSONIfPresent(forKey: .payload)
+        )
+    }
+}
+
 /// The action as it was decided: the proposal, with an approver's edits to its payload
 /// if there were any. An ``Approval`` state's `apply` reads it into the context.
 public struct DecidedAction: Sendable, Hashable {

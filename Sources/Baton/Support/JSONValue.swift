@@ -50,3 +50,21 @@ public struct RawJSON: Encodable, Sendable {
         try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)).encode(to: encoder)
     }
 }
+
+extension KeyedEncodingContainer {
+    /// Encodes JSON text as the value it spells (see ``RawJSON``); nothing when nil.
+    mutating func encodeJSONIfPresent(_ text: String?, forKey key: Key) throws {
+        try encodeIfPresent(text.map(RawJSON.init), forKey: key)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// Reads a value ``KeyedEncodingContainer/encodeJSONIfPresent(_:forKey:)`` wrote back
+    /// as JSON text, with sorted keys; nil when it is absent or null.
+    func decodeJSONIfPresent(forKey key: Key) throws -> String? {
+        guard let value = try decodeIfPresent(JSONValue.self, forKey: key) else { return nil }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+}
