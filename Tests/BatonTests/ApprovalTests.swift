@@ -18,6 +18,8 @@ struct Payment: Workflow {
         var payee = "ACME"
         var requester = "erin"
         var paid = false
+        /// Proposed as the action's payload text instead of the order, when set.
+        var rawPayload: String?
     }
 
     struct Order: Codable, Sendable {
@@ -32,8 +34,11 @@ struct Payment: Workflow {
             Approval(
                 .approve, policy: "payments",
                 proposing: { payment in
-                    try ProposedAction(kind: payment.kind, amount: payment.amount, subject: payment.payee, requestedBy: payment.requester,
-                                       payload: Order(payee: payment.payee, amount: payment.amount))
+                    if let raw = payment.rawPayload {
+                        return ProposedAction(kind: payment.kind, amount: payment.amount, requestedBy: payment.requester, payload: raw as String?)
+                    }
+                    return try ProposedAction(kind: payment.kind, amount: payment.amount, subject: payment.payee, requestedBy: payment.requester,
+                                              payload: Order(payee: payment.payee, amount: payment.amount))
                 },
                 approved: .pay, rejected: .refused, expired: .expired, suggested: .noted,
                 apply: { payment, action in
@@ -273,6 +278,20 @@ struct ApprovalTests {
                 "transition approve -> refused (rejected)",
                 "run-finished refused (cancelled)",
             ])
+        }
+    }
+
+    @Test func aProposalWhosePayloadIsNotJSONFailsTheRunAndRecordsNoApproval() async throws {
+        try await withMigratedStore { store, clockwork in
+            let run = try await store.start(Payment.self, context: .init(amount: 500, rawPayload: "{amount: 500")).runID
+            #expect(try await Self.drive(store) == .finished(.failed))
+            #expect(try await Self.journal(store, run) == [
+                "run-started approve",
+                "run-finished approve (failed: error): proposing the action failed: its payload is not JSON",
+            ])
+            let approvals = try await clockwork.connection.query("SELECT count(*) FROM baton.approvals")[0]
+            #expect(try approvals.decode(Int.self, at: 0) == 0)
+            #expect(try await store.verify().mismatches.isEmpty)
         }
     }
 

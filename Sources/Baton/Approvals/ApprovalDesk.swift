@@ -58,7 +58,7 @@ public struct ApprovalDesk: Sendable {
         guard !actor.trimmingCharacters(in: .whitespaces).isEmpty else { throw BatonError(.invalidRequest, "a decision needs the name of who makes it") }
         if let edit {
             try store.checkSize(of: edit, "the edit")
-            guard (try? JSONSerialization.jsonObject(with: Data(edit.utf8), options: .fragmentsAllowed)) != nil else {
+            guard isJSON(edit) else {
                 throw BatonError(.invalidRequest, "the edit is not valid JSON")
             }
         }

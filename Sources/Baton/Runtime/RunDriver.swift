@@ -217,6 +217,9 @@ public struct RunDriver: Sendable {
         } catch {
             return (.actionFailed(error: "proposing the action failed: \(error)"), context, nil, [])
         }
+        if let payload = action.payload, !isJSON(payload) {
+            return (.actionFailed(error: "proposing the action failed: its payload is not JSON"), context, nil, [])
+        }
         guard let rule = policy.decide(action, workflow: W.name) else {
             throw BatonError(.configuration, "policy \(policy.name) has no rule for a \(action.kind) action")
         }

@@ -51,6 +51,11 @@ public struct RawJSON: Encodable, Sendable {
     }
 }
 
+/// Whether `text` is one JSON value: an object, an array, a string, a number, a boolean or null.
+func isJSON(_ text: String) -> Bool {
+    (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) != nil
+}
+
 extension KeyedEncodingContainer {
     /// Encodes JSON text as the value it spells (see ``RawJSON``); nothing when nil.
     mutating func encodeJSONIfPresent(_ text: String?, forKey key: Key) throws {
