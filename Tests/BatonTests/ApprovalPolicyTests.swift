@@ -30,6 +30,19 @@ let paymentPolicy = ApprovalPolicy(
 
 @Suite("Approval policies")
 struct ApprovalPolicyTests {
+    @Test func aPayloadIsAnEncodedValueOrJSONTextAndIsWrittenAsJSON() throws {
+        // `payload:` encodes any value, a String too; `payloadJSON:` takes JSON text as it is.
+        #expect(try ProposedAction(kind: "note", payload: "call the carrier").payload == #""call the carrier""#)
+        #expect(ProposedAction(kind: "note", payloadJSON: #"{"to": "carrier"}"#).payload == #"{"to": "carrier"}"#)
+        // Encoded, the payload is the JSON it spells; read back, the same JSON with sorted keys.
+        let action = ProposedAction(kind: "reroute", amount: 10, attributes: ["region": "eu"], payloadJSON: #"{"plan": "via Hamburg", "cost": 1900}"#)
+        let encoded = try JSONEncoder().encode(action)
+        let object = try JSONSerialization.jsonObject(with: encoded) as? [String: Any]
+        #expect((object?["payload"] as? [String: Any])?["plan"] as? String == "via Hamburg")
+        let decoded = try JSONDecoder().decode(ProposedAction.self, from: encoded)
+        #expect(decoded == ProposedAction(kind: "reroute", amount: 10, attributes: ["region": "eu"], payloadJSON: #"{"cost":1900,"plan":"via Hamburg"}"#))
+    }
+
     @Test(arguments: [
         (ProposedAction(kind: "payment", amount: 50), "petty"),
         (ProposedAction(kind: "payment", amount: 100), "payments"),

@@ -35,7 +35,7 @@ struct Payment: Workflow {
                 .approve, policy: "payments",
                 proposing: { payment in
                     if let raw = payment.rawPayload {
-                        return ProposedAction(kind: payment.kind, amount: payment.amount, requestedBy: payment.requester, payload: raw as String?)
+                        return ProposedAction(kind: payment.kind, amount: payment.amount, requestedBy: payment.requester, payloadJSON: raw)
                     }
                     return try ProposedAction(kind: payment.kind, amount: payment.amount, subject: payment.payee, requestedBy: payment.requester,
                                               payload: Order(payee: payment.payee, amount: payment.amount))

@@ -5,8 +5,8 @@ import Foundation
 /// people approve it first, or escalate it.
 ///
 /// ```swift
-/// ProposedAction(kind: "reroute", amount: 4_800, riskScore: 0.3, subject: "order 4711",
-///                requestedBy: "planner-bot", payload: plan)
+/// try ProposedAction(kind: "reroute", amount: 4_800, riskScore: 0.3, subject: "order 4711",
+///                    requestedBy: "planner-bot", payload: plan)
 /// ```
 public struct ProposedAction: Sendable, Hashable, Codable {
     /// What the action is, as policies match it: `payment`, `reroute`, `refund` …
@@ -26,9 +26,12 @@ public struct ProposedAction: Sendable, Hashable, Codable {
     /// The action itself as JSON text (what approvers read and may edit), if any.
     public var payload: String?
 
+    /// An action whose payload, if any, is JSON text already (`payloadJSON`). To propose a
+    /// value, pass it as `payload:` to the initializer that encodes it: a `String` given
+    /// there is encoded as a JSON string.
     public init(
         kind: String, amount: Double? = nil, riskScore: Double? = nil, confidence: Double? = nil, subject: String? = nil,
-        requestedBy: String? = nil, attributes: [String: String] = [:], payload: String? = nil
+        requestedBy: String? = nil, attributes: [String: String] = [:], payloadJSON: String? = nil
     ) {
         self.kind = kind
         self.amount = amount
@@ -37,7 +40,7 @@ public struct ProposedAction: Sendable, Hashable, Codable {
         self.subject = subject
         self.requestedBy = requestedBy
         self.attributes = attributes
-        self.payload = payload
+        payload = payloadJSON
     }
 
     /// The same, with `payload` encoded as JSON.
@@ -48,7 +51,7 @@ public struct ProposedAction: Sendable, Hashable, Codable {
         let json: String? = try RunStore.encode(payload)
         self.init(
             kind: kind, amount: amount, riskScore: riskScore, confidence: confidence, subject: subject,
-            requestedBy: requestedBy, attributes: attributes, payload: json
+            requestedBy: requestedBy, attributes: attributes, payloadJSON: json
         )
     }
 }
@@ -84,7 +87,7 @@ extension ProposedAction {
             subject: try container.decodeIfPresent(String.self, forKey: .subject),
             requestedBy: try container.decodeIfPresent(String.self, forKey: .requestedBy),
             attributes: try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:],
-            payload: try container.decodeJSONIfPresent(forKey: .payload)
+            payloadJSON: try container.decodeJSONIfPresent(forKey: .payload)
         )
     }
 }

@@ -165,7 +165,7 @@ extension RunStore {
             riskScore: try row.decode(Double?.self, at: first + 2), confidence: try row.decode(Double?.self, at: first + 3),
             subject: try row.decode(String?.self, at: first + 4), requestedBy: try row.decode(String?.self, at: first + 5),
             attributes: try JSONDecoder().decode([String: String].self, from: Data(try row.decode(String.self, at: first + 6).utf8)),
-            payload: try row.decode(String?.self, at: first + 7)
+            payloadJSON: try row.decode(String?.self, at: first + 7)
         )
     }
 }
