@@ -73,6 +73,35 @@ struct RunStoreTests {
         }
     }
 
+    @Test func aHeartbeatRenewsFreeLeasesAtOnceAndWaitsForABusyRowAlone() async throws {
+        try await withMigratedStore { store, clockwork in
+            for _ in 0..<4 { _ = try await store.start(Shipment.self, context: shipment) }
+            let runs = try await store.claim(versions: versions, limit: 4, lease: .seconds(30)).map(\.id)
+            #expect(runs.count == 4)
+            // Another session holds one run's row, as a batch of moves does until it commits.
+            let holder = try await PostgresConnection.connect(to: clockwork.configuration)
+            try await holder.runScript("BEGIN")
+            _ = try await holder.query("SELECT id FROM baton.runs WHERE id = \(runs[0]) FOR UPDATE")
+            let heartbeat = Task { try await store.renewLeases(runs, lease: .seconds(600)) }
+            // The other three leases are renewed and committed while that row is held: the
+            // heartbeat holds no row while it waits for one.
+            #expect(try await eventually(within: .seconds(10)) {
+                try await clockwork.connection.query("""
+                    SELECT count(*) FROM baton.runs WHERE id <> \(runs[0]) AND lease_expires_at > now() + interval '5 minutes'
+                    """).scalar(Int.self) == 3
+            })
+            // So the holder takes a row the heartbeat renewed, with no deadlock, and commits.
+            _ = try await holder.query("SELECT id FROM baton.runs WHERE id = \(runs[1]) FOR UPDATE")
+            try await holder.runScript("COMMIT")
+            await holder.close()
+            #expect(try await heartbeat.value == Set(runs))
+            let renewed = try await clockwork.connection.query("""
+                SELECT count(*) FROM baton.runs WHERE lease_owner = 'a' AND lease_expires_at > now() + interval '5 minutes'
+                """).scalar(Int.self)
+            #expect(renewed == 4)
+        }
+    }
+
     @Test func aCommittedTransitionMovesTheRunAndJournalsInOneStep() async throws {
         try await withMigratedStore { store, clockwork in
             let connection = clockwork.connection

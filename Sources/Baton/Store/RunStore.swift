@@ -452,15 +452,49 @@ public struct RunStore: Sendable {
 
     /// Extends this worker's leases on `runs` by `lease` from now; returns the runs it
     /// still holds (a run missing from the answer was taken over or finished).
+    ///
+    /// It never waits for one run's row while holding another's, so it cannot deadlock
+    /// with a batch of moves that locks the same rows in another order (which stalled a
+    /// worker for the server's `deadlock_timeout`, a second, and failed the heartbeat or
+    /// the batch). One statement renews the leases whose rows are free; each row a
+    /// statement holds (a move of this worker, as a rule) is renewed on its own, in a
+    /// transaction of its own, once that statement commits.
     public func renewLeases(_ runs: [UUID], lease: Duration) async throws -> Set<UUID> {
         guard !runs.isEmpty else { return [] }
+        let seconds = lease.seconds
+        let asked = try Self.encode(runs.map(\.uuidString))
         return try await withConnection { connection in
-            Set(try await connection.query("""
-                UPDATE baton.runs SET lease_expires_at = baton.current_time() + make_interval(secs => \(lease.seconds))
-                WHERE lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
-                  AND id IN (SELECT jsonb_array_elements_text(\(try Self.encode(runs.map(\.uuidString)))::jsonb)::uuid)
-                RETURNING id
-                """).map { try $0.decode(UUID.self, at: 0) })
+            var kept: Set<UUID> = []
+            var busy: [UUID] = []
+            for row in try await connection.query("""
+                WITH asked AS (
+                    SELECT jsonb_array_elements_text(\(asked)::jsonb)::uuid AS id
+                ), renewed AS (
+                    UPDATE baton.runs SET lease_expires_at = baton.current_time() + make_interval(secs => \(seconds))
+                    WHERE id IN (
+                        SELECT r.id FROM baton.runs r JOIN asked USING (id)
+                        WHERE r.lease_owner = \(workerID) AND r.lease_expires_at > baton.current_time()
+                        FOR UPDATE OF r SKIP LOCKED)
+                    RETURNING id
+                )
+                SELECT id, true FROM renewed
+                UNION ALL
+                SELECT r.id, false FROM baton.runs r JOIN asked USING (id)
+                WHERE r.lease_owner = \(workerID) AND r.lease_expires_at > baton.current_time()
+                  AND r.id NOT IN (SELECT id FROM renewed)
+                """) {
+                let id = try row.decode(UUID.self, at: 0)
+                if try row.decode(Bool.self, at: 1) { kept.insert(id) } else { busy.append(id) }
+            }
+            for id in busy {
+                let renewed = try await connection.query("""
+                    UPDATE baton.runs SET lease_expires_at = baton.current_time() + make_interval(secs => \(seconds))
+                    WHERE id = \(id) AND lease_owner = \(workerID) AND lease_expires_at > baton.current_time()
+                    RETURNING id
+                    """)
+                if !renewed.isEmpty { kept.insert(id) }
+            }
+            return kept
         }
     }
 
