@@ -41,6 +41,10 @@ struct ApprovalPolicyTests {
         #expect((object?["payload"] as? [String: Any])?["plan"] as? String == "via Hamburg")
         let decoded = try JSONDecoder().decode(ProposedAction.self, from: encoded)
         #expect(decoded == ProposedAction(kind: "reroute", amount: 10, attributes: ["region": "eu"], payloadJSON: #"{"cost":1900,"plan":"via Hamburg"}"#))
+        // Without a payload the key is left out, and reads back as none.
+        let bare = try JSONEncoder().encode(ProposedAction(kind: "note"))
+        #expect((try JSONSerialization.jsonObject(with: bare) as? [String: Any])?.keys.contains("payload") == false)
+        #expect(try JSONDecoder().decode(ProposedAction.self, from: bare).payload == nil)
     }
 
     @Test(arguments: [

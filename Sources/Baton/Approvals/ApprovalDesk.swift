@@ -210,7 +210,9 @@ public struct ApprovalSummary: Sendable, Hashable, Codable {
     public let requestedAt: Date
     public let decidedAt: Date?
     public let action: ProposedAction
-    public let editedPayload: String?
+    /// An approver's edit of the action's payload, as JSON text; encoded, like the
+    /// payload, as the JSON value it spells.
+    @JSONText public private(set) var editedPayload: String?
 
     static let columns = """
         a.id, a.run_id, a.workflow, a.state, a.policy, a.rule, a.decision, a.status,
@@ -237,54 +239,5 @@ public struct ApprovalSummary: Sendable, Hashable, Codable {
         decidedAt = try row.decode(Date?.self, at: 13)
         action = try RunStore.proposedAction(row, from: 14)
         editedPayload = try row.decode(String?.self, at: 22)
-    }
-}
-
-extension ApprovalSummary {
-    private enum CodingKeys: String, CodingKey {
-        case id, runID, workflow, state, policy, rule, decision, status, level, roles, quorum, deadline, requestedAt, decidedAt
-        case action, editedPayload
-    }
-
-    /// Writes ``editedPayload`` (like the action's payload) as the JSON value it spells.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(id, forKey: .id)
-        try container.encode(runID, forKey: .runID)
-        try container.encode(workflow, forKey: .workflow)
-        try container.encode(state, forKey: .state)
-        try container.encode(policy, forKey: .policy)
-        try container.encode(rule, forKey: .rule)
-        try container.encode(decision, forKey: .decision)
-        try container.encode(status, forKey: .status)
-        try container.encode(level, forKey: .level)
-        try container.encode(roles, forKey: .roles)
-        try container.encodeIfPresent(quorum, forKey: .quorum)
-        try container.encodeIfPresent(deadline, forKey: .deadline)
-        try container.encode(requestedAt, forKey: .requestedAt)
-        try container.encodeIfPresent(decidedAt, forKey: .decidedAt)
-        try container.encode(action, forKey: .action)
-        try container.encodeJSONIfPresent(editedPayload, forKey: .editedPayload)
-    }
-
-    /// Reads what ``encode(to:)`` writes; payloads come back as JSON text with sorted keys.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        id = try container.decode(UUID.self, forKey: .id)
-        runID = try container.decode(UUID.self, forKey: .runID)
-        workflow = try container.decode(String.self, forKey: .workflow)
-        state = try container.decode(String.self, forKey: .state)
-        policy = try container.decode(String.self, forKey: .policy)
-        rule = try container.decode(String.self, forKey: .rule)
-        decision = try container.decode(String.self, forKey: .decision)
-        status = try container.decode(String.self, forKey: .status)
-        level = try container.decode(Int.self, forKey: .level)
-        roles = try container.decode([String].self, forKey: .roles)
-        quorum = try container.decodeIfPresent(Int.self, forKey: .quorum)
-        deadline = try container.decodeIfPresent(Date.self, forKey: .deadline)
-        requestedAt = try container.decode(Date.self, forKey: .requestedAt)
-        decidedAt = try container.decodeIfPresent(Date.self, forKey: .decidedAt)
-        action = try container.decode(ProposedAction.self, forKey: .action)
-        editedPayload = try container.decodeJSONIfPresent(forKey: .editedPayload)
     }
 }

@@ -23,8 +23,11 @@ public struct ProposedAction: Sendable, Hashable, Codable {
     public var requestedBy: String?
     /// Whatever else a policy should be able to match on.
     public var attributes: [String: String]
-    /// The action itself as JSON text (what approvers read and may edit), if any.
-    public var payload: String?
+    /// The action itself as JSON text (what approvers read and may edit), if any. Encoded,
+    /// it is the JSON value it spells, not a string of JSON, so a script reading
+    /// `baton approvals --json` or SQL reading the journal's `approval-requested` entry
+    /// can reach into it; decoded, it is that JSON with sorted keys.
+    @JSONText public var payload: String?
 
     /// An action whose payload, if any, is JSON text already (`payloadJSON`). To propose a
     /// value, pass it as `payload:` to the initializer that encodes it: a `String` given
@@ -52,42 +55,6 @@ public struct ProposedAction: Sendable, Hashable, Codable {
         self.init(
             kind: kind, amount: amount, riskScore: riskScore, confidence: confidence, subject: subject,
             requestedBy: requestedBy, attributes: attributes, payloadJSON: json
-        )
-    }
-}
-
-extension ProposedAction {
-    private enum CodingKeys: String, CodingKey {
-        case kind, amount, riskScore, confidence, subject, requestedBy, attributes, payload
-    }
-
-    /// Writes ``payload`` as the JSON value it spells, not as a string of JSON, so a
-    /// script reading `baton approvals --json` or SQL reading the journal's
-    /// `approval-requested` entry can reach into it.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(kind, forKey: .kind)
-        try container.encodeIfPresent(amount, forKey: .amount)
-        try container.encodeIfPresent(riskScore, forKey: .riskScore)
-        try container.encodeIfPresent(confidence, forKey: .confidence)
-        try container.encodeIfPresent(subject, forKey: .subject)
-        try container.encodeIfPresent(requestedBy, forKey: .requestedBy)
-        try container.encode(attributes, forKey: .attributes)
-        try container.encodeJSONIfPresent(payload, forKey: .payload)
-    }
-
-    /// Reads what ``encode(to:)`` writes; the payload comes back as JSON text with sorted keys.
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            kind: try container.decode(String.self, forKey: .kind),
-            amount: try container.decodeIfPresent(Double.self, forKey: .amount),
-            riskScore: try container.decodeIfPresent(Double.self, forKey: .riskScore),
-            confidence: try container.decodeIfPresent(Double.self, forKey: .confidence),
-            subject: try container.decodeIfPresent(String.self, forKey: .subject),
-            requestedBy: try container.decodeIfPresent(String.self, forKey: .requestedBy),
-            attributes: try container.decodeIfPresent([String: String].self, forKey: .attributes) ?? [:],
-            payloadJSON: try container.decodeJSONIfPresent(forKey: .payload)
         )
     }
 }

@@ -56,20 +56,45 @@ func isJSON(_ text: String) -> Bool {
     (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) != nil
 }
 
+/// JSON text kept as text, which an encoded document holds as the value it spells (see
+/// ``RawJSON``) and which reads back from one as JSON text with sorted keys. On an
+/// optional property of a `Codable` type, the synthesized conformance leaves the key out
+/// when there is no text, as it does for an optional.
+@propertyWrapper
+public struct JSONText: Codable, Sendable, Hashable {
+    public var wrappedValue: String?
+
+    public init(wrappedValue: String?) {
+        self.wrappedValue = wrappedValue
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        guard !container.decodeNil() else {
+            wrappedValue = nil
+            return
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        wrappedValue = String(decoding: try encoder.encode(try container.decode(JSONValue.self)), as: UTF8.self)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        if let wrappedValue { try container.encode(RawJSON(wrappedValue)) } else { try container.encodeNil() }
+    }
+}
+
 extension KeyedEncodingContainer {
-    /// Encodes JSON text as the value it spells (see ``RawJSON``); nothing when nil.
-    mutating func encodeJSONIfPresent(_ text: String?, forKey key: Key) throws {
-        try encodeIfPresent(text.map(RawJSON.init), forKey: key)
+    /// Leaves the key out when there is no text (synthesized conformances call this).
+    public mutating func encode(_ value: JSONText, forKey key: Key) throws {
+        try encodeIfPresent(value.wrappedValue.map(RawJSON.init), forKey: key)
     }
 }
 
 extension KeyedDecodingContainer {
-    /// Reads a value ``KeyedEncodingContainer/encodeJSONIfPresent(_:forKey:)`` wrote back
-    /// as JSON text, with sorted keys; nil when it is absent or null.
-    func decodeJSONIfPresent(forKey key: Key) throws -> String? {
-        guard let value = try decodeIfPresent(JSONValue.self, forKey: key) else { return nil }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    /// Reads a missing key as no text (synthesized conformances call this).
+    public func decode(_ type: JSONText.Type, forKey key: Key) throws -> JSONText {
+        try decodeIfPresent(type, forKey: key) ?? JSONText(wrappedValue: nil)
     }
 }
