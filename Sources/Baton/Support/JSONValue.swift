@@ -74,9 +74,7 @@ public struct JSONText: Codable, Sendable, Hashable {
             wrappedValue = nil
             return
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        wrappedValue = String(decoding: try encoder.encode(try container.decode(JSONValue.self)), as: UTF8.self)
+        wrappedValue = try RunStore.encode(try container.decode(JSONValue.self))
     }
 
     public func encode(to encoder: any Encoder) throws {
